@@ -1,0 +1,138 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import path from 'node:path'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+const Int = (min: number, max: number, def: number) =>
+  Type.Integer({ minimum: min, maximum: max, default: def })
+
+/** The environment the service reads: names are CONTRACT §0, plus the limits it needs. */
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(Type.String()),
+  PORT: Int(0, 65535, 3000),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.String({ pattern: '^(sqlite:.+|postgres(ql)?://.+)$', default: 'sqlite:./data/agentwire.db' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://.+' })),
+  DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  AUTH_JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN [A-Z ]*PUBLIC KEY-----' })),
+  AUTH_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  ALLOWED_ORIGINS: Type.Optional(Type.String()),
+  AGENT_MODULES: Type.Optional(Type.String()),
+  LOG_LEVEL: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info' }),
+  /** lifetime of a dev token, seconds */
+  DEV_TOKEN_TTL_S: Int(10, 30 * 24 * 3600, 24 * 3600),
+  /** default agent attempt timeout, ms (an agent's own `timeout_ms` wins) */
+  AGENT_TIMEOUT_MS: Int(10, 3_600_000, 60_000),
+  /** default tool call timeout, ms (a tool's own `timeout_ms` wins) */
+  TOOL_TIMEOUT_MS: Int(10, 3_600_000, 30_000),
+  /** whole-run deadline, ms */
+  RUN_TIMEOUT_MS: Int(10, 24 * 3_600_000, 300_000),
+  /** server WebSocket ping interval; a peer that misses one is terminated */
+  WS_HEARTBEAT_MS: Int(10, 600_000, 30_000),
+  /** a socket with more than this many bytes unsent is closed with 4008 */
+  WS_MAX_BUFFERED_BYTES: Int(1024, 1 << 30, 4 * 1024 * 1024),
+  /** time running runs get to finish on SIGTERM */
+  SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000),
+  /** HTTP body limit for everything but message content, bytes */
+  BODY_LIMIT_BYTES: Int(1024, 64 * 1024 * 1024, 1024 * 1024)
+})
+
+export type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  production: boolean
+  port: number
+  host: string
+  databaseUrl: string
+  redisUrl?: string
+  dataDir: string
+  auth: {
+    secret?: string
+    publicKey?: string
+    issuer?: string
+    audience?: string
+    devTokenTtlS: number
+  }
+  /** undefined = same origin only */
+  allowedOrigins?: string[]
+  agentModules: string[]
+  logLevel: Env['LOG_LEVEL']
+  limits: {
+    agentTimeoutMs: number
+    toolTimeoutMs: number
+    runTimeoutMs: number
+    wsHeartbeatMs: number
+    wsMaxBufferedBytes: number
+    shutdownGraceMs: number
+    bodyLimitBytes: number
+  }
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const list = (v?: string) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+
+/** Reads the environment into a typed Config, or throws a ConfigError naming the variable. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const v = env[key]
+    if (v !== undefined && v !== '') raw[key] = v
+  }
+  const parsed = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const [first] = Value.Errors(EnvSchema, parsed)
+  if (first) {
+    const name = first.path.replace(/^\//, '')
+    const shown = name in raw ? JSON.stringify(raw[name]) : 'missing'
+    throw new ConfigError(`invalid ${name}=${name.startsWith('AUTH_JWT') ? '<redacted>' : shown}: ${first.message}`)
+  }
+  const e = parsed as Env
+  const production = e.NODE_ENV === 'production'
+  if (e.AUTH_JWT_SECRET && e.AUTH_JWT_PUBLIC_KEY) {
+    throw new ConfigError('invalid AUTH_JWT_SECRET: set either AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY, not both')
+  }
+  if (production && !e.AUTH_JWT_SECRET && !e.AUTH_JWT_PUBLIC_KEY) {
+    throw new ConfigError('missing AUTH_JWT_SECRET: NODE_ENV=production needs AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY')
+  }
+  const origins = list(e.ALLOWED_ORIGINS)
+  for (const o of origins) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      throw new ConfigError(`invalid ALLOWED_ORIGINS: "${o}" is not an origin like https://app.example.com`)
+    }
+  }
+  const sqlitePath = e.DATABASE_URL.startsWith('sqlite:') ? e.DATABASE_URL.slice('sqlite:'.length) : undefined
+  const dataDir = e.DATA_DIR ?? (sqlitePath && sqlitePath !== ':memory:' ? path.dirname(sqlitePath) : './data')
+
+  return {
+    production,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir: path.resolve(dataDir),
+    auth: {
+      secret: e.AUTH_JWT_SECRET,
+      publicKey: e.AUTH_JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
+      issuer: e.AUTH_JWT_ISSUER,
+      audience: e.AUTH_JWT_AUDIENCE,
+      devTokenTtlS: e.DEV_TOKEN_TTL_S
+    },
+    allowedOrigins: origins.length ? origins : undefined,
+    agentModules: list(e.AGENT_MODULES),
+    logLevel: e.LOG_LEVEL,
+    limits: {
+      agentTimeoutMs: e.AGENT_TIMEOUT_MS,
+      toolTimeoutMs: e.TOOL_TIMEOUT_MS,
+      runTimeoutMs: e.RUN_TIMEOUT_MS,
+      wsHeartbeatMs: e.WS_HEARTBEAT_MS,
+      wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+
+/** CONTRACT §5–§4 in code: run events and WebSocket frames. Types are Static<> of these. */
+
+const Id = Type.String({ minLength: 1, maxLength: 128 })
+const Json = Type.Unknown()
+const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() })
+export type ErrorBody = Static<typeof ErrorBody>
+
+const agentFields = {
+  agent_id: Id,
+  agent_name: Type.String(),
+  timestamp: Type.Number()
+}
+const runFields = { timestamp: Type.Number() }
+const toolFields = { ...agentFields, tool_name: Type.String(), tool_call_id: Id }
+
+export const EventDataSchemas = {
+  agent_started: Type.Object({ ...agentFields, message: Type.String(), attempt: Type.Integer({ minimum: 1 }), parent_agent_id: Type.Optional(Id) }),
+  agent_thinking: Type.Object({ ...agentFields, thought: Type.String() }),
+  tool_executing: Type.Object({ ...toolFields, parameters: Json }),
+  tool_progress: Type.Object({ ...toolFields, message: Type.String(), progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })) }),
+  tool_completed: Type.Object({
+    ...toolFields,
+    status: Type.Union([Type.Literal('success'), Type.Literal('error'), Type.Literal('timeout'), Type.Literal('cancelled')]),
+    result: Type.Optional(Json),
+    error: Type.Optional(ErrorBody),
+    duration_ms: Type.Number({ minimum: 0 })
+  }),
+  agent_completed: Type.Object({ ...agentFields, result: Json, attempt: Type.Integer({ minimum: 1 }), duration_ms: Type.Number({ minimum: 0 }) }),
+  agent_error: Type.Object({ ...agentFields, error: ErrorBody, retryable: Type.Boolean(), attempt: Type.Integer({ minimum: 1 }) }),
+  run_queued: Type.Object({ ...runFields, position: Type.Integer({ minimum: 1 }) }),
+  run_completed: Type.Object({ ...runFields, result: Json }),
+  run_failed: Type.Object({ ...runFields, error: ErrorBody }),
+  run_cancelled: Type.Object({ ...runFields, reason: Type.String() })
+} as const
+
+export type EventType = keyof typeof EventDataSchemas
+export type EventData<T extends EventType> = Static<(typeof EventDataSchemas)[T]>
+export const TERMINAL_TYPES: ReadonlySet<EventType> = new Set(['run_completed', 'run_failed', 'run_cancelled'])
+
+const envelope = <T extends EventType>(type: T) => Type.Object({
+  type: Type.Literal(type),
+  seq: Type.Integer({ minimum: 1 }),
+  run_id: Id,
+  thread_id: Id,
+  user_id: Id,
+  data: EventDataSchemas[type]
+})
+
+export const RunEventSchema = Type.Union(
+  (Object.keys(EventDataSchemas) as EventType[]).map((t) => envelope(t))
+)
+export type RunEvent = Static<typeof RunEventSchema>
+/** An event before the emitter gives it its envelope: the type and its data. */
+export type EventInput = { [T in EventType]: { type: T, data: EventData<T> } }[EventType]
+
+export const RunEventCheck = TypeCompiler.Compile(RunEventSchema)
+
+// WebSocket client frames (CONTRACT §4)
+const FrameId = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Number()]))
+export const MultitaskSchema = Type.Union([Type.Literal('reject'), Type.Literal('enqueue'), Type.Literal('interrupt')])
+export const MAX_CONTENT_CHARS = 32768
+export const MessageFields = {
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_CHARS }),
+  thread_id: Type.Optional(Id),
+  agent: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  input: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  multitask: Type.Optional(MultitaskSchema)
+}
+
+export const ClientFrameSchema = Type.Union([
+  Type.Object({ type: Type.Literal('subscribe'), id: FrameId, run_id: Id, after_seq: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('subscribe'), id: FrameId, thread_id: Id }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('unsubscribe'), id: FrameId, run_id: Id }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('unsubscribe'), id: FrameId, thread_id: Id }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('message'), id: FrameId, ...MessageFields }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('cancel'), id: FrameId, run_id: Id }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('ping'), id: FrameId }, { additionalProperties: false })
+])
+export type ClientFrame = Static<typeof ClientFrameSchema>
+export const ClientFrameCheck = TypeCompiler.Compile(ClientFrameSchema)
+export const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'message', 'cancel', 'ping'])
+
+/** First schema error of a value, as one readable line. */
+export function firstError (check: { Errors: (v: unknown) => Iterable<{ path: string, message: string }> }, value: unknown): string {
+  for (const e of check.Errors(value)) return `${e.path || '/'}: ${e.message}`
+  return 'invalid'
+}
+
+export function compile<T extends TSchema> (schema: T) {
+  return TypeCompiler.Compile(schema)
+}
+
+export const now = () => Date.now() / 1000

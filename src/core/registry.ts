@@ -1,0 +1,209 @@
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { Ajv, type ValidateFunction } from 'ajv'
+import type { Logger } from './context.js'
+
+/** A JSON Schema object as a module author writes it (plain JSON, no agentwire import needed). */
+export type JsonSchema = Record<string, unknown>
+
+/** What a tool's `execute` gets (CONTRACT §6). */
+export interface ToolContext {
+  readonly user_id: string
+  readonly run_id: string
+  readonly signal: AbortSignal
+  progress (message: string, fraction?: number): void
+}
+
+/** What an agent's `run` gets, one per attempt, bound to one user and one run (CONTRACT §6). */
+export interface AgentContext {
+  readonly user_id: string
+  readonly thread_id: string
+  readonly run_id: string
+  readonly agent_id: string
+  /** the user's message */
+  readonly content: string
+  readonly signal: AbortSignal
+  readonly log: Logger
+  think (text: string): void
+  call_tool<R = any>(name: string, args: Record<string, unknown>): Promise<R>
+  call_agent<R = any>(name: string, input?: Record<string, unknown>): Promise<R>
+}
+
+export interface ToolDefinition<A = any, R = unknown> {
+  name: string
+  description: string
+  input_schema: JsonSchema
+  output_schema?: JsonSchema
+  timeout_ms?: number
+  execute (args: A, ctx: ToolContext): Promise<R> | R
+}
+
+export interface WorkflowStep {
+  id: string
+  agent: string
+  depends_on?: string[]
+  optional?: boolean
+  fallback?: string
+}
+
+interface AgentBase {
+  name: string
+  description: string
+  input_schema?: JsonSchema
+  output_schema?: JsonSchema
+  timeout_ms?: number
+  max_attempts?: number
+}
+export interface RunAgentDefinition<I = any, R = unknown> extends AgentBase {
+  run (ctx: AgentContext, input: I): Promise<R> | R
+  workflow?: undefined
+}
+export interface WorkflowAgentDefinition extends AgentBase {
+  workflow: { steps: WorkflowStep[] }
+  run?: undefined
+}
+export type AgentDefinition = RunAgentDefinition | WorkflowAgentDefinition
+
+export interface AgentModule { agents?: AgentDefinition[], tools?: ToolDefinition[] }
+
+/** Identity functions that only type a definition; a module may equally export plain objects. */
+export const defineTool = <A = any, R = unknown>(t: ToolDefinition<A, R>) => t
+export const defineAgent = <I = any, R = unknown>(a: RunAgentDefinition<I, R> | WorkflowAgentDefinition) => a
+
+export class RegistryError extends Error {
+  override name = 'RegistryError'
+}
+
+const NAME = /^[a-z][a-z0-9_-]{0,63}$/i
+
+export interface RegisteredTool extends ToolDefinition {
+  validate: ValidateFunction
+  validateOutput?: ValidateFunction
+}
+export interface RegisteredAgent {
+  definition: AgentDefinition
+  validateInput?: ValidateFunction
+  validateOutput?: ValidateFunction
+}
+
+/** The agents and tools this process can run: built-ins plus AGENT_MODULES. */
+export class AgentRegistry {
+  readonly #agents = new Map<string, RegisteredAgent>()
+  readonly #tools = new Map<string, RegisteredTool>()
+  readonly #ajv = new Ajv({ allErrors: false, strict: false, useDefaults: true })
+
+  register (mod: AgentModule, source = 'built-in'): this {
+    const where = (kind: string, name: unknown) => `${source}: ${kind} ${JSON.stringify(name)}`
+    if (mod === null || typeof mod !== 'object') throw new RegistryError(`${source}: the default export must be { agents?, tools? }`)
+    for (const t of mod.tools ?? []) {
+      if (!t || typeof t.name !== 'string' || !NAME.test(t.name)) throw new RegistryError(`${where('tool', t?.name)}: name must match ${NAME}`)
+      if (this.#tools.has(t.name)) throw new RegistryError(`${where('tool', t.name)}: the name is already registered`)
+      if (typeof t.execute !== 'function') throw new RegistryError(`${where('tool', t.name)}: execute must be a function`)
+      if (typeof t.description !== 'string') throw new RegistryError(`${where('tool', t.name)}: description must be a string`)
+      this.#checkTimeout(t.timeout_ms, where('tool', t.name))
+      this.#tools.set(t.name, {
+        ...t,
+        validate: this.#compile(t.input_schema ?? { type: 'object' }, where('tool', t.name) + ' input_schema'),
+        validateOutput: t.output_schema ? this.#compile(t.output_schema, where('tool', t.name) + ' output_schema') : undefined
+      })
+    }
+    for (const a of mod.agents ?? []) {
+      if (!a || typeof a.name !== 'string' || !NAME.test(a.name)) throw new RegistryError(`${where('agent', a?.name)}: name must match ${NAME}`)
+      if (this.#agents.has(a.name)) throw new RegistryError(`${where('agent', a.name)}: the name is already registered`)
+      if (typeof a.description !== 'string') throw new RegistryError(`${where('agent', a.name)}: description must be a string`)
+      if ((typeof a.run === 'function') === Boolean(a.workflow)) throw new RegistryError(`${where('agent', a.name)}: needs exactly one of run() or workflow`)
+      if (a.workflow) this.#checkSteps(a.workflow.steps, where('agent', a.name))
+      this.#checkTimeout(a.timeout_ms, where('agent', a.name))
+      if (a.max_attempts !== undefined && !(Number.isInteger(a.max_attempts) && a.max_attempts >= 1 && a.max_attempts <= 10)) {
+        throw new RegistryError(`${where('agent', a.name)}: max_attempts must be an integer 1..10`)
+      }
+      this.#agents.set(a.name, {
+        definition: a,
+        validateInput: a.input_schema ? this.#compile(a.input_schema, where('agent', a.name) + ' input_schema') : undefined,
+        validateOutput: a.output_schema ? this.#compile(a.output_schema, where('agent', a.name) + ' output_schema') : undefined
+      })
+    }
+    return this
+  }
+
+  /** Loads AGENT_MODULES (paths relative to cwd); any failure stops the start with a clear message. */
+  async load (paths: readonly string[], cwd = process.cwd()): Promise<this> {
+    for (const p of paths) {
+      const file = path.resolve(cwd, p)
+      let mod: { default?: AgentModule }
+      try {
+        mod = await import(pathToFileURL(file).href)
+      } catch (err) {
+        throw new RegistryError(`AGENT_MODULES: cannot load ${p}: ${(err as Error).message}`)
+      }
+      this.register(mod.default as AgentModule, `AGENT_MODULES ${p}`)
+    }
+    // workflow steps may name agents from any module, so check them once everything is in
+    for (const { definition } of this.#agents.values()) {
+      for (const s of definition.workflow?.steps ?? []) {
+        for (const name of [s.agent, s.fallback].filter(Boolean) as string[]) {
+          if (!this.#agents.has(name)) throw new RegistryError(`agent "${definition.name}": step "${s.id}" names unknown agent "${name}"`)
+        }
+      }
+    }
+    return this
+  }
+
+  agent (name: string): RegisteredAgent | undefined { return this.#agents.get(name) }
+  tool (name: string): RegisteredTool | undefined { return this.#tools.get(name) }
+
+  /** A fresh agent object for one run: state an agent keeps on `this` is never shared. */
+  instantiate (name: string): AgentDefinition | undefined {
+    const a = this.#agents.get(name)
+    return a && { ...a.definition }
+  }
+
+  list () {
+    return [...this.#agents.values()].map(({ definition: a }) => ({
+      name: a.name,
+      description: a.description,
+      input_schema: a.input_schema ?? { type: 'object' }
+    }))
+  }
+
+  tools () { return [...this.#tools.values()] }
+
+  #compile (schema: JsonSchema, where: string): ValidateFunction {
+    try {
+      return this.#ajv.compile(schema)
+    } catch (err) {
+      throw new RegistryError(`${where}: ${(err as Error).message}`)
+    }
+  }
+
+  #checkTimeout (v: unknown, where: string) {
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= 24 * 3_600_000)) {
+      throw new RegistryError(`${where}: timeout_ms must be a positive number of milliseconds`)
+    }
+  }
+
+  #checkSteps (steps: unknown, where: string) {
+    if (!Array.isArray(steps) || steps.length === 0) throw new RegistryError(`${where}: workflow.steps must be a non-empty array`)
+    const ids = new Set<string>()
+    for (const s of steps as WorkflowStep[]) {
+      if (!s || typeof s.id !== 'string' || ids.has(s.id)) throw new RegistryError(`${where}: step ids must be unique strings`)
+      if (typeof s.agent !== 'string') throw new RegistryError(`${where}: step "${s.id}" needs an agent`)
+      ids.add(s.id)
+    }
+    for (const s of steps as WorkflowStep[]) {
+      for (const d of s.depends_on ?? []) {
+        if (!ids.has(d)) throw new RegistryError(`${where}: step "${s.id}" depends on unknown step "${d}"`)
+      }
+    }
+    // a cycle would never start; refuse it now
+    const done = new Set<string>()
+    let progress = true
+    while (progress) {
+      progress = false
+      for (const s of steps as WorkflowStep[]) {
+        if (!done.has(s.id) && (s.depends_on ?? []).every((d) => done.has(d))) { done.add(s.id); progress = true }
+      }
+    }
+    if (done.size !== ids.size) throw new RegistryError(`${where}: workflow steps form a cycle`)
+  }
+}

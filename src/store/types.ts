@@ -1,0 +1,100 @@
+import type { RunEvent } from '../core/events.js'
+
+export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running']
+
+export interface Thread {
+  thread_id: string
+  user_id: string
+  title: string
+  created_at: string
+  updated_at: string
+  active_run_id: string | null
+}
+
+export interface Message {
+  message_id: string
+  thread_id: string
+  role: 'user' | 'assistant'
+  content: string
+  run_id: string | null
+  created_at: string
+}
+
+export interface Run {
+  run_id: string
+  thread_id: string
+  user_id: string
+  agent: string
+  status: RunStatus
+  input: Record<string, unknown> | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+  result: unknown
+  error: { code: string, message: string } | null
+  last_seq: number
+}
+
+export interface NewRun {
+  user_id: string
+  /** absent: a new thread is made, titled from the content */
+  thread_id?: string
+  content: string
+  agent: string
+  input?: Record<string, unknown>
+  status: RunStatus
+}
+
+export interface CreatedRun { thread: Thread, message: Message, run: Run }
+
+export interface RunFinish {
+  status: 'completed' | 'failed' | 'cancelled'
+  result?: unknown
+  error?: { code: string, message: string }
+  /** the assistant message holding the final answer; absent when the run had none */
+  answer?: string
+}
+
+export interface UserStats {
+  runs: Record<RunStatus, number>
+  tool_calls: number
+  tool_errors: number
+  mean_run_ms: number | null
+}
+
+export interface Page<T> { items: T[], next_cursor: string | null }
+
+/**
+ * Everything agentwire keeps. Every read of user data takes the user id and filters by it:
+ * another user's row looks exactly like a missing one. Methods without a user id are the
+ * engine's own bookkeeping on ids it already owns.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres'
+  /** thread (when new), user message and run, in one transaction; `not_found` when thread_id is not this user's */
+  createRun (r: NewRun): Promise<CreatedRun>
+  getThread (userId: string, threadId: string): Promise<Thread | undefined>
+  listThreads (userId: string, opts: { limit: number, cursor?: string }): Promise<Page<Thread>>
+  listMessages (userId: string, threadId: string): Promise<Message[] | undefined>
+  getRun (userId: string, runId: string): Promise<Run | undefined>
+  /** events of a run with seq > afterSeq, in seq order; undefined when the run is not this user's */
+  listEvents (userId: string, runId: string, afterSeq: number): Promise<RunEvent[] | undefined>
+  stats (userId: string): Promise<UserStats>
+
+  /** appends events (any runs) in one transaction; a (run_id, seq) that exists already is an error */
+  appendEvents (events: readonly RunEvent[]): Promise<void>
+  markRunning (runId: string): Promise<void>
+  /** sets the final status, result/error and finished_at; writes the assistant message; clears the thread's active run */
+  finishRun (runId: string, f: RunFinish): Promise<void>
+  /** runs a previous process left queued or running */
+  listUnfinishedRuns (): Promise<Run[]>
+
+  /** single-use WebSocket tickets */
+  createTicket (t: { ticket: string, user_id: string, expires_at: number, token_exp: number }): Promise<void>
+  /** deletes and returns the ticket if it exists and is not expired (epoch seconds) */
+  consumeTicket (ticket: string, nowS: number): Promise<{ user_id: string, token_exp: number } | undefined>
+
+  ping (): Promise<void>
+  close (): Promise<void>
+}
