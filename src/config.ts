@@ -28,6 +28,8 @@ export const EnvSchema = Type.Object({
   AGENT_TIMEOUT_MS: Int(10, 3_600_000, 60_000),
   /** default tool call timeout, ms (a tool's own `timeout_ms` wins) */
   TOOL_TIMEOUT_MS: Int(10, 3_600_000, 30_000),
+  /** first retry delay of a failed agent attempt, ms; doubles each attempt, with jitter */
+  RETRY_BASE_MS: Int(0, 600_000, 500),
   /** whole-run deadline, ms */
   RUN_TIMEOUT_MS: Int(10, 24 * 3_600_000, 300_000),
   /** server WebSocket ping interval; a peer that misses one is terminated */
@@ -63,6 +65,7 @@ export interface Config {
   limits: {
     agentTimeoutMs: number
     toolTimeoutMs: number
+    retryBaseMs: number
     runTimeoutMs: number
     wsHeartbeatMs: number
     wsMaxBufferedBytes: number
@@ -128,6 +131,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     limits: {
       agentTimeoutMs: e.AGENT_TIMEOUT_MS,
       toolTimeoutMs: e.TOOL_TIMEOUT_MS,
+      retryBaseMs: e.RETRY_BASE_MS,
       runTimeoutMs: e.RUN_TIMEOUT_MS,
       wsHeartbeatMs: e.WS_HEARTBEAT_MS,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,

@@ -1,0 +1,28 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../src/config.js'
+import { createEngine } from '../src/core/engine/engine.js'
+import { createRunFeed } from '../src/core/run-feed.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    engine: ReturnType<typeof createEngine>
+    feed: ReturnType<typeof createRunFeed>
+  }
+}
+
+export default fp(async (app, opts: { config: Config }) => {
+  const { limits } = opts.config
+  const engine = createEngine({
+    store: app.store,
+    bus: app.bus,
+    registry: app.registry,
+    log: app.log,
+    limits
+  })
+  app.decorate('engine', engine)
+  app.decorate('feed', createRunFeed({ store: app.store, bus: app.bus, log: app.log }))
+  // runs a previous process left behind end before this one takes new work
+  const recovered = await engine.recover()
+  if (recovered) app.log.warn({ recovered }, 'ended runs interrupted by a previous stop')
+  app.addHook('preClose', () => engine.close(limits.shutdownGraceMs))
+}, { name: 'engine', dependencies: ['store', 'bus', 'registry'] })

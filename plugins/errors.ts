@@ -1,0 +1,33 @@
+import type { FastifyError } from 'fastify'
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+
+const OUR_CODES = new Set(['invalid_request', 'unknown_agent', 'unauthorized', 'forbidden_origin', 'not_found',
+  'thread_busy', 'payload_too_large', 'rate_limited', 'unavailable', 'internal'])
+
+/** Fastify's own errors, by status, onto the contract's codes (CONTRACT §2). */
+const BY_STATUS: Record<number, string> = {
+  400: 'invalid_request', 401: 'unauthorized', 403: 'forbidden_origin', 404: 'not_found', 409: 'thread_busy',
+  413: 'payload_too_large', 415: 'invalid_request', 429: 'rate_limited', 503: 'unavailable'
+}
+
+/** Every error leaves as `{statusCode, code, error, message}` with a stable code; 5xx never leak. */
+export default fp(async (app) => {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+    let code = OUR_CODES.has(err.code) ? err.code : err.validation ? 'invalid_request' : BY_STATUS[status]
+    if (!code) { code = 'internal'; status = 500 }
+    if (err.validation) status = 400
+    if (status >= 500 && code !== 'unavailable') {
+      request.log.error({ err }, 'request failed')
+      code = 'internal'
+    } else {
+      request.log.info({ code, message: err.message }, 'request refused')
+    }
+    const message = code === 'internal' ? 'internal error' : err.validation ? `${err.validationContext ?? 'body'}${err.message.replace(/^(body|querystring|params)/, '')}` : err.message
+    return reply.code(status).send({ statusCode: status, code, error: STATUS_CODES[status], message })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    return reply.code(404).send({ statusCode: 404, code: 'not_found', error: 'Not Found', message: `route ${request.method} ${request.url.split('?')[0]} not found` })
+  })
+}, { name: 'errors' })

@@ -1,0 +1,14 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../src/config.js'
+import { createStore } from '../src/store/kysely-store.js'
+import type { Store } from '../src/store/types.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { store: Store }
+}
+
+export default fp(async (app, opts: { config: Config }) => {
+  const store = await createStore(opts.config.databaseUrl)
+  app.decorate('store', store)
+  app.addHook('onClose', () => store.close())
+}, { name: 'store' })

@@ -1,0 +1,15 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+import { VERSION } from '../src/version.js'
+
+/** OpenAPI from the route schemas, served at /docs. */
+export default fp(async (app) => {
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'agentwire', version: VERSION, description: 'Runs AI agents per user and streams every step. The WebSocket protocol is at /ws (see CONTRACT.md §4).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+}, { name: 'swagger' })

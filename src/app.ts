@@ -1,0 +1,55 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import auth from '../plugins/auth.js'
+import bus from '../plugins/bus.js'
+import engine from '../plugins/engine.js'
+import errors from '../plugins/errors.js'
+import registry from '../plugins/registry.js'
+import store from '../plugins/store.js'
+import swagger from '../plugins/swagger.js'
+import userContext from '../plugins/user-context.js'
+import websocket from '../plugins/websocket.js'
+import agentRoutes from '../routes/agents.js'
+import authRoutes from '../routes/auth.js'
+import healthRoutes from '../routes/health.js'
+import meRoutes from '../routes/me.js'
+import messageRoutes from '../routes/messages.js'
+import runRoutes from '../routes/runs.js'
+import threadRoutes from '../routes/threads.js'
+import wsRoutes from '../routes/ws.js'
+import type { Config } from './config.js'
+
+/** The one wiring place: what is registered, in what order. */
+export async function buildApp (config: Config, logger: FastifyServerOptions['logger'] = false) {
+  const app = Fastify({
+    logger,
+    genReqId: () => randomUUID(),
+    bodyLimit: config.limits.bodyLimitBytes,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  await app.register(errors)
+  await app.register(swagger)
+  await app.register(store, { config })
+  await app.register(bus)
+  await app.register(registry, { config })
+  await app.register(auth, { config })
+  await app.register(userContext)
+  // the engine's drain runs before the sockets close: hooks run in registration order
+  await app.register(engine, { config })
+  await app.register(websocket, { config })
+
+  await app.register(healthRoutes)
+  await app.register(authRoutes)
+  await app.register(agentRoutes)
+  await app.register(messageRoutes)
+  await app.register(threadRoutes)
+  await app.register(runRoutes)
+  await app.register(meRoutes)
+  await app.register(wsRoutes, { config })
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

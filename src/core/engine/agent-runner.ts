@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { RunScope } from '../context.js'
+import { now } from '../events.js'
+import type { AgentContext, AgentDefinition, AgentRegistry } from '../registry.js'
+import { RunFailure, deadline, raceAbort, timedOut, toErrorBody } from './failures.js'
+import type { RunEmitter } from './run-emitter.js'
+import { callTool } from './tool-dispatcher.js'
+import { runWorkflow } from './workflow.js'
+
+export interface RunLimits {
+  agentTimeoutMs: number
+  toolTimeoutMs: number
+  /** first retry delay; each next one doubles, with jitter */
+  retryBaseMs: number
+}
+
+/** Everything one run's agents share: the run's scope, emitter, registry and limits. */
+export interface RunDeps {
+  scope: RunScope
+  emitter: RunEmitter
+  registry: AgentRegistry
+  limits: RunLimits
+  content: string
+}
+
+/** A sub-agent's caller: its id, and the signal that ends the sub-agent with it. */
+export interface Parent { agent_id: string, signal: AbortSignal }
+
+const describe = (a: AgentDefinition) => a.workflow ? `Running workflow ${a.name}` : `Running ${a.name}`
+
+/**
+ * Runs one agent to a result, with attempts, timeouts and the events of CONTRACT §5 rule 3.
+ * Resolves with the result, or throws the last attempt's failure after its `agent_error`.
+ */
+export async function runAgent (deps: RunDeps, name: string, input: Record<string, unknown>, parent?: Parent): Promise<unknown> {
+  const { scope, emitter, registry, limits } = deps
+  const parentSignal = parent?.signal ?? scope.signal
+  const registered = registry.agent(name)
+  const agent = registry.instantiate(name)
+  if (!registered || !agent) throw new RunFailure('unknown_agent', `no agent named "${name}"`, false)
+  if (registered.validateInput && !registered.validateInput(input)) {
+    throw new RunFailure('invalid_request', `input for ${name}: ${registered.validateInput.errors?.[0]?.message ?? 'invalid'}`, false)
+  }
+  const agent_id = randomUUID()
+  const maxAttempts = agent.max_attempts ?? 1
+  const timeoutMs = agent.timeout_ms ?? limits.agentTimeoutMs
+  const base = { agent_id, agent_name: name }
+
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now()
+    await emitter.emit({
+      type: 'agent_started',
+      data: { ...base, message: describe(agent), attempt, ...(parent ? { parent_agent_id: parent.agent_id } : {}), timestamp: now() }
+    })
+    const attemptSignal = deadline(parentSignal, timeoutMs, () => timedOut(`agent ${name}`, timeoutMs))
+    const inFlight = new Set<Promise<unknown>>()
+    const track = <T>(p: Promise<T>) => {
+      inFlight.add(p)
+      p.then(() => inFlight.delete(p), () => inFlight.delete(p))
+      return p
+    }
+    const ctx: AgentContext = Object.freeze({
+      user_id: scope.user_id,
+      thread_id: scope.thread_id,
+      run_id: scope.run_id,
+      agent_id,
+      content: deps.content,
+      signal: attemptSignal.signal,
+      log: scope.log.child({ agent_id, agent_name: name, attempt }),
+      think (text: string) {
+        if (attemptSignal.signal.aborted) return
+        emitter.emit({ type: 'agent_thinking', data: { ...base, thought: String(text), timestamp: now() } }).catch(() => {})
+      },
+      call_tool (tool: string, args: Record<string, unknown>) {
+        return track(callTool({ ...deps, signal: attemptSignal.signal }, base, tool, args))
+      },
+      call_agent (sub: string, subInput: Record<string, unknown> = {}) {
+        return track(runAgent(deps, sub, subInput, { agent_id, signal: attemptSignal.signal })) as Promise<any>
+      }
+    })
+    try {
+      const work = agent.workflow
+        ? runWorkflow(deps, agent.workflow.steps, input, { agent_id, signal: attemptSignal.signal })
+        : Promise.resolve().then(() => agent.run!(ctx, input))
+      const result = await raceAbort(work, attemptSignal.signal)
+      if (result === undefined || result === null) throw new RunFailure('invalid_result', `agent ${name} returned ${result}`)
+      if (registered.validateOutput && !registered.validateOutput(result)) {
+        throw new RunFailure('invalid_result', `agent ${name} result: ${registered.validateOutput.errors?.[0]?.message ?? 'invalid'}`)
+      }
+      await settle(inFlight)
+      await emitter.emit({ type: 'agent_completed', data: { ...base, result, attempt, duration_ms: ms(started), timestamp: now() } })
+      return result
+    } catch (err) {
+      // an aborted attempt's own tool calls and sub-agents end first (they race the same signal)
+      await settle(inFlight)
+      const failure = attemptSignal.signal.aborted ? attemptSignal.signal.reason : err
+      const retryable = attempt < maxAttempts && !parentSignal.aborted && !(failure instanceof RunFailure && !failure.retryable)
+      await emitter.emit({ type: 'agent_error', data: { ...base, error: toErrorBody(failure), retryable, attempt, timestamp: now() } })
+      if (!retryable) throw failure
+      scope.log.warn({ agent: name, attempt, err: failure }, 'agent attempt failed, retrying')
+      const backoff = limits.retryBaseMs * 2 ** (attempt - 1)
+      await sleep(backoff / 2 + Math.random() * backoff / 2, undefined, { signal: parentSignal }).catch(() => {})
+      if (parentSignal.aborted) throw parentSignal.reason
+    } finally {
+      attemptSignal.dispose()
+    }
+  }
+}
+
+const ms = (since: number) => Math.round((performance.now() - since) * 10) / 10
+
+async function settle (inFlight: Set<Promise<unknown>>) {
+  await Promise.allSettled([...inFlight])
+}

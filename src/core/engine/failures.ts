@@ -1,0 +1,63 @@
+import type { ErrorBody } from '../events.js'
+
+/** A failure with a code from the run-event vocabulary (CONTRACT §5, §6). */
+export class RunFailure extends Error {
+  override name = 'RunFailure'
+  readonly code: string
+  /** false: retrying cannot help (validation, cancel) */
+  readonly retryable: boolean
+
+  constructor (code: string, message: string, retryable = true) {
+    super(message)
+    this.code = code
+    this.retryable = retryable
+  }
+}
+
+export const cancelled = (reason = 'cancelled') => new RunFailure('cancelled', reason, false)
+export const timedOut = (what: string, ms: number) => new RunFailure('timeout', `${what} timed out after ${ms} ms`)
+
+/** The `{code, message}` a client sees: our own codes pass, anything else is opaque. */
+export function toErrorBody (err: unknown): ErrorBody {
+  if (err instanceof RunFailure) return { code: err.code, message: err.message }
+  const e = err as { code?: unknown, message?: unknown } | undefined
+  const code = typeof e?.code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(e.code) ? e.code : 'agent_error'
+  const message = typeof e?.message === 'string' && e.message ? e.message.slice(0, 1000) : 'the agent failed'
+  return { code, message }
+}
+
+/**
+ * Settles with the promise, or rejects with the signal's reason as soon as it aborts: an agent
+ * or tool that ignores its signal still cannot hold a run open.
+ */
+export function raceAbort<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v) },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e) }
+    )
+  })
+}
+
+/**
+ * A child AbortController that aborts with its parent and on its own deadline. `dispose` removes
+ * the parent listener and the timer, so nothing outlives the attempt.
+ */
+export function deadline (parent: AbortSignal, ms: number, onTimeout: () => Error) {
+  const controller = new AbortController()
+  const onParent = () => controller.abort(parent.reason)
+  if (parent.aborted) controller.abort(parent.reason)
+  else parent.addEventListener('abort', onParent, { once: true })
+  const timer = setTimeout(() => controller.abort(onTimeout()), ms)
+  timer.unref()
+  return {
+    signal: controller.signal,
+    dispose () {
+      clearTimeout(timer)
+      parent.removeEventListener('abort', onParent)
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import type { EventBus } from '../../bus/types.js'
+import { runChannel } from '../../bus/types.js'
+import type { Store } from '../../store/types.js'
+import type { Logger } from '../context.js'
+import { RunEventCheck, TERMINAL_TYPES, firstError, type EventInput, type RunEvent } from '../events.js'
+
+export class ContractViolation extends Error {
+  override name = 'ContractViolation'
+}
+
+interface RunIds { run_id: string, thread_id: string, user_id: string }
+
+/**
+ * The only way a run's events come to be. It gives each event its `seq`, refuses events that
+ * break CONTRACT §5 rules 3–4, stores events (batched per tick) and only then publishes them.
+ */
+export class RunEmitter {
+  readonly #ids: RunIds
+  readonly #store: Store
+  readonly #bus: EventBus
+  readonly #log: Logger
+  #seq: number
+  #pending: RunEvent[] = []
+  #flushing: Promise<void> | undefined
+  #chain: Promise<void> = Promise.resolve()
+  #terminal = false
+  /** agent_id → open attempt */
+  readonly #agents = new Map<string, { attempt: number, name: string }>()
+  /** tool_call_id → agent_id of the open call */
+  readonly #tools = new Map<string, { agent_id: string, agent_name: string, tool_name: string }>()
+  readonly #attempts = new Map<string, number>()
+  #failure: Error | undefined
+
+  constructor (ids: RunIds, deps: { store: Store, bus: EventBus, log: Logger }, history: readonly RunEvent[] = []) {
+    this.#ids = { run_id: ids.run_id, thread_id: ids.thread_id, user_id: ids.user_id }
+    this.#store = deps.store
+    this.#bus = deps.bus
+    this.#log = deps.log
+    this.#seq = 0
+    for (const e of history) { this.#check(e as EventInput); this.#apply(e as EventInput); this.#seq = e.seq }
+  }
+
+  get seq () { return this.#seq }
+  get ended () { return this.#terminal }
+  /** open agents and tool calls, so a run ending abnormally can close them first */
+  get openAgents () { return [...this.#agents].map(([agent_id, a]) => ({ agent_id, ...a })) }
+  get openTools () { return [...this.#tools].map(([tool_call_id, t]) => ({ tool_call_id, ...t })) }
+
+  /**
+   * Queues one event; resolves once it is stored and published. Throws ContractViolation at once
+   * for an event that breaks the run's state machine; rejects if the store fails.
+   */
+  emit (input: EventInput): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure)
+    this.#check(input)
+    const event = { type: input.type, seq: this.#seq + 1, ...this.#ids, data: input.data } as RunEvent
+    if (!RunEventCheck.Check(event)) {
+      throw new ContractViolation(`${input.type} does not match its schema: ${firstError(RunEventCheck, event)}`)
+    }
+    this.#apply(input)
+    this.#seq = event.seq
+    this.#pending.push(event)
+    this.#flushing ??= this.#scheduleFlush()
+    return this.#flushing
+  }
+
+  /** Resolves when everything emitted so far is stored and published. */
+  async settled (): Promise<void> {
+    await this.#flushing
+    await this.#chain
+  }
+
+  #scheduleFlush (): Promise<void> {
+    const run = this.#chain.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(async () => {
+      this.#flushing = undefined
+      const batch = this.#pending
+      this.#pending = []
+      await this.#store.appendEvents(batch)
+      for (const e of batch) await this.#bus.publish(runChannel(e.run_id), JSON.stringify(e))
+    })
+    this.#chain = run.catch((err: Error) => {
+      this.#failure ??= err
+      this.#log.error({ err }, 'storing or publishing run events failed')
+    })
+    return run
+  }
+
+  #check (e: EventInput) {
+    const fail = (why: string) => { throw new ContractViolation(`${e.type} refused: ${why}`) }
+    if (this.#terminal) fail('the run has ended')
+    const d = e.data as { agent_id?: string, attempt?: number, tool_call_id?: string }
+    switch (e.type) {
+      case 'agent_started': {
+        if (this.#agents.has(d.agent_id!)) fail(`agent ${d.agent_id} is already running`)
+        const last = this.#attempts.get(d.agent_id!) ?? 0
+        if (d.attempt !== last + 1) fail(`attempt ${d.attempt} does not follow ${last}`)
+        break
+      }
+      case 'agent_thinking':
+      case 'tool_executing':
+        if (!this.#agents.has(d.agent_id!)) fail(`agent ${d.agent_id} is not running`)
+        if (e.type === 'tool_executing' && this.#tools.has(d.tool_call_id!)) fail(`tool call ${d.tool_call_id} exists`)
+        break
+      case 'tool_progress':
+      case 'tool_completed':
+        if (this.#tools.get(d.tool_call_id!)?.agent_id !== d.agent_id) fail(`tool call ${d.tool_call_id} is not open`)
+        break
+      case 'agent_completed':
+      case 'agent_error':
+        if (this.#agents.get(d.agent_id!)?.attempt !== d.attempt) fail(`agent ${d.agent_id} attempt ${d.attempt} is not open`)
+        if ([...this.#tools.values()].some((t) => t.agent_id === d.agent_id)) fail(`agent ${d.agent_id} has open tool calls`)
+        break
+      default:
+        if (TERMINAL_TYPES.has(e.type) && (this.#agents.size || this.#tools.size)) fail('agents or tool calls are still open')
+    }
+  }
+
+  #apply (e: EventInput) {
+    const d = e.data as unknown as { agent_id: string, agent_name: string, attempt: number, tool_call_id: string, tool_name: string }
+    switch (e.type) {
+      case 'agent_started':
+        this.#agents.set(d.agent_id, { attempt: d.attempt, name: d.agent_name })
+        this.#attempts.set(d.agent_id, d.attempt)
+        break
+      case 'tool_executing':
+        this.#tools.set(d.tool_call_id, { agent_id: d.agent_id, agent_name: d.agent_name, tool_name: d.tool_name })
+        break
+      case 'tool_completed':
+        this.#tools.delete(d.tool_call_id)
+        break
+      case 'agent_completed':
+      case 'agent_error':
+        this.#agents.delete(d.agent_id)
+        break
+      default:
+        if (TERMINAL_TYPES.has(e.type)) this.#terminal = true
+    }
+  }
+}

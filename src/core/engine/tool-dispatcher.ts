@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto'
+import { now } from '../events.js'
+import type { ToolContext } from '../registry.js'
+import type { RunDeps } from './agent-runner.js'
+import { RunFailure, deadline, raceAbort, timedOut, toErrorBody } from './failures.js'
+
+type Status = 'success' | 'error' | 'timeout' | 'cancelled'
+
+/**
+ * One tool call of one agent attempt: `tool_executing`, the arguments checked against the tool's
+ * `input_schema`, the tool raced against its timeout and the attempt's signal, then exactly one
+ * `tool_completed`. Resolves with the result or throws the tool's failure.
+ */
+export async function callTool (
+  deps: RunDeps & { signal: AbortSignal },
+  agent: { agent_id: string, agent_name: string },
+  name: string,
+  args: Record<string, unknown>
+): Promise<any> {
+  const { emitter, registry, scope, limits } = deps
+  if (deps.signal.aborted) throw deps.signal.reason
+  const tool = registry.tool(name)
+  const tool_call_id = randomUUID()
+  const ids = { ...agent, tool_name: String(name), tool_call_id }
+  // the tool may mutate what it gets (schema defaults); the event keeps what the agent sent
+  const parameters = structuredCloneSafe(args)
+  await emitter.emit({ type: 'tool_executing', data: { ...ids, parameters, timestamp: now() } })
+
+  const started = performance.now()
+  const complete = (status: Status, outcome: { result: unknown } | { error: { code: string, message: string } }) =>
+    emitter.emit({
+      type: 'tool_completed',
+      data: { ...ids, status, ...outcome, duration_ms: Math.round((performance.now() - started) * 10) / 10, timestamp: now() }
+    })
+
+  if (!tool) {
+    const err = new RunFailure('unknown_tool', `no tool named "${name}"`, false)
+    await complete('error', { error: toErrorBody(err) })
+    throw err
+  }
+  const callArgs = structuredCloneSafe(args) ?? {}
+  if (!tool.validate(callArgs)) {
+    const e = tool.validate.errors?.[0]
+    const err = new RunFailure('invalid_arguments', `${name}: ${e ? `${e.instancePath || '/'} ${e.message}` : 'invalid arguments'}`, false)
+    await complete('error', { error: toErrorBody(err) })
+    throw err
+  }
+
+  const timeoutMs = tool.timeout_ms ?? limits.toolTimeoutMs
+  const callSignal = deadline(deps.signal, timeoutMs, () => timedOut(`tool ${name}`, timeoutMs))
+  const ctx: ToolContext = Object.freeze({
+    user_id: scope.user_id,
+    run_id: scope.run_id,
+    signal: callSignal.signal,
+    progress (message: string, fraction?: number) {
+      if (callSignal.signal.aborted) return
+      const progress = typeof fraction === 'number' && fraction >= 0 && fraction <= 1 ? { progress: fraction } : {}
+      emitter.emit({ type: 'tool_progress', data: { ...ids, message: String(message), ...progress, timestamp: now() } }).catch(() => {})
+    }
+  })
+  try {
+    const result = await raceAbort(Promise.resolve().then(() => tool.execute(callArgs, ctx)), callSignal.signal)
+    if (tool.validateOutput && !tool.validateOutput(result)) {
+      throw new RunFailure('invalid_result', `${name} returned an invalid result`)
+    }
+    await complete('success', { result: result ?? null })
+    return result
+  } catch (err) {
+    const status: Status = callSignal.signal.aborted
+      ? (callSignal.signal.reason instanceof RunFailure && callSignal.signal.reason.code === 'timeout' ? 'timeout' : 'cancelled')
+      : 'error'
+    const failure = callSignal.signal.aborted ? callSignal.signal.reason : err
+    await complete(status, { error: toErrorBody(failure) })
+    throw failure
+  } finally {
+    callSignal.dispose()
+  }
+}
+
+function structuredCloneSafe<T> (v: T): T {
+  try { return structuredClone(v) } catch { return JSON.parse(JSON.stringify(v ?? null)) }
+}

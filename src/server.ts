@@ -1,0 +1,56 @@
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+import { RegistryError } from './core/registry.js'
+
+let config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  console.error(`agentwire: ${err.message}`)
+  process.exit(1)
+}
+
+const logger = {
+  level: config.logLevel,
+  redact: ['req.headers.authorization', 'req.query.ticket', 'token', 'ticket'],
+  ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } } : {})
+}
+
+let app
+try {
+  app = await buildApp(config, logger)
+} catch (err) {
+  if (!(err instanceof RegistryError)) throw err
+  console.error(`agentwire: ${err.message}`)
+  process.exit(1)
+}
+
+let closing = false
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'draining: new runs refused, running ones get a grace period')
+    app.close().then(() => process.exit(0), (err) => { app.log.error({ err }, 'close failed'); process.exit(1) })
+  })
+}
+
+const address = await app.listen({ port: config.port, host: config.host })
+const base = address.replace('[::1]', 'localhost')
+const lines = [
+  '',
+  `agentwire is listening on ${base}`,
+  `  API docs:     ${base}/docs`,
+  `  health:       ${base}/health`
+]
+if (app.devAuth) {
+  lines.push(
+    '  dev auth is on. Get a token, then ask the supervisor agent about the bundled LLM usage sample:',
+    `    TOKEN=$(curl -s -X POST ${base}/auth/dev-token -H 'content-type: application/json' -d '{"user_id":"alice"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')`,
+    `    curl -s -X POST ${base}/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"content":"Where does our AI money go?"}'`,
+    `    curl -s ${base}/runs/<run_id>/events -H "authorization: Bearer $TOKEN"`,
+    `  WebSocket:    ws://${base.replace(/^https?:\/\//, '')}/ws  (Authorization header, or ?ticket= from POST /ws-tickets)`
+  )
+}
+console.log(lines.join('\n') + '\n')
