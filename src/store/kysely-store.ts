@@ -1,0 +1,259 @@
+import { Migrator, sql, type Kysely } from 'kysely'
+import { randomUUID } from 'node:crypto'
+import type { RunEvent } from '../core/events.js'
+import { Errors } from '../errors.js'
+import { openDatabase, type Database, type Dialect } from './database.js'
+import { migrationProvider } from './migrations/index.js'
+import { decodeCursor, encodeCursor, threadTitle, toJson, toMessage, toRun, toThread } from './rows.js'
+import { ACTIVE_STATUSES, type RunStatus, type Store } from './types.js'
+
+export interface StoreOptions {
+  /** the clock of resource timestamps; tests pin it */
+  now?: () => Date
+}
+
+/** Rows per insert statement, well under SQLite's and Postgres' bound-parameter limits. */
+const INSERT_CHUNK = 1000
+
+/**
+ * The one Store: SQLite (better-sqlite3) for `sqlite:<path>` and `sqlite::memory:`, Postgres (pg)
+ * for `postgres://…[?schema=name]`. Migrates to the latest schema before it resolves.
+ */
+export async function createStore (databaseUrl: string, opts: StoreOptions = {}): Promise<Store> {
+  const now = opts.now ?? (() => new Date())
+  const { db, dialect, schema } = await openDatabase(databaseUrl)
+  try {
+    await migrate(db, schema)
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
+  const iso = () => now().toISOString()
+  const { runMs, toolStatus } = dialectSql(dialect)
+
+  return {
+    dialect,
+
+    async createRun (r) {
+      return await db.transaction().execute(async (trx) => {
+        const at = iso()
+        const runId = randomUUID()
+        const thread = r.thread_id === undefined
+          ? await trx.insertInto('threads').values({
+            thread_id: randomUUID(),
+            user_id: r.user_id,
+            title: threadTitle(r.content),
+            created_at: at,
+            updated_at: at,
+            active_run_id: runId,
+            message_count: 1
+          }).returningAll().executeTakeFirstOrThrow()
+          : await trx.updateTable('threads')
+            .set((eb) => ({ updated_at: at, active_run_id: runId, message_count: eb('message_count', '+', 1) }))
+            .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id)
+            .returningAll().executeTakeFirst()
+        if (!thread) throw new Errors.NotFound('thread')
+        const run = await trx.insertInto('runs').values({
+          run_id: runId,
+          thread_id: thread.thread_id,
+          user_id: r.user_id,
+          agent: r.agent,
+          status: r.status,
+          input: toJson(r.input),
+          created_at: at,
+          last_seq: 0
+        }).returningAll().executeTakeFirstOrThrow()
+        const message = await trx.insertInto('messages').values({
+          message_id: randomUUID(),
+          thread_id: thread.thread_id,
+          user_id: r.user_id,
+          role: 'user',
+          content: r.content,
+          run_id: runId,
+          created_at: at,
+          position: thread.message_count
+        }).returningAll().executeTakeFirstOrThrow()
+        return { thread: toThread(thread), message: toMessage(message), run: toRun(run) }
+      })
+    },
+
+    async getThread (userId, threadId) {
+      const row = await db.selectFrom('threads').selectAll()
+        .where('thread_id', '=', threadId).where('user_id', '=', userId).executeTakeFirst()
+      return row && toThread(row)
+    },
+
+    async listThreads (userId, { limit, cursor }) {
+      let query = db.selectFrom('threads').selectAll().where('user_id', '=', userId)
+      if (cursor !== undefined) {
+        const [updatedAt, threadId] = decodeCursor(cursor)
+        query = query.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple('updated_at', 'thread_id'), '<', tuple(updatedAt, threadId)))
+      }
+      const rows = await query.orderBy('updated_at', 'desc').orderBy('thread_id', 'desc').limit(limit + 1).execute()
+      const items = rows.slice(0, limit).map(toThread)
+      const last = items.at(-1)
+      return { items, next_cursor: rows.length > limit && last ? encodeCursor(last) : null }
+    },
+
+    async listMessages (userId, threadId) {
+      const thread = await db.selectFrom('threads').select('thread_id')
+        .where('thread_id', '=', threadId).where('user_id', '=', userId).executeTakeFirst()
+      if (!thread) return undefined
+      const rows = await db.selectFrom('messages').selectAll()
+        .where('thread_id', '=', threadId).where('user_id', '=', userId).orderBy('position').execute()
+      return rows.map(toMessage)
+    },
+
+    async getRun (userId, runId) {
+      const row = await db.selectFrom('runs').selectAll()
+        .where('run_id', '=', runId).where('user_id', '=', userId).executeTakeFirst()
+      return row && toRun(row)
+    },
+
+    async listEvents (userId, runId, afterSeq) {
+      const run = await db.selectFrom('runs').select('thread_id')
+        .where('run_id', '=', runId).where('user_id', '=', userId).executeTakeFirst()
+      if (!run) return undefined
+      const rows = await db.selectFrom('events').select(['type', 'seq', 'user_id', 'data'])
+        .where('run_id', '=', runId).where('seq', '>', afterSeq).orderBy('seq').execute()
+      return rows.map((e) => ({
+        type: e.type,
+        seq: e.seq,
+        run_id: runId,
+        thread_id: run.thread_id,
+        user_id: e.user_id,
+        data: JSON.parse(e.data)
+      }) as RunEvent)
+    },
+
+    async stats (userId) {
+      const [byStatus, tools, durations] = await Promise.all([
+        db.selectFrom('runs').select((eb) => ['status', eb.fn.countAll().as('n')])
+          .where('user_id', '=', userId).groupBy('status').execute(),
+        db.selectFrom('events')
+          .select((eb) => [
+            eb.fn.countAll().as('calls'),
+            eb.fn.sum(sql`case when ${toolStatus} = 'success' then 0 else 1 end`).as('errors')
+          ])
+          .where('user_id', '=', userId).where('type', '=', 'tool_completed').executeTakeFirstOrThrow(),
+        db.selectFrom('runs').select((eb) => eb.fn.avg(runMs).as('mean'))
+          .where('user_id', '=', userId).where('started_at', 'is not', null).where('finished_at', 'is not', null)
+          .executeTakeFirstOrThrow()
+      ])
+      const runs: Record<RunStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }
+      for (const { status, n } of byStatus) runs[status as RunStatus] = Number(n)
+      return {
+        runs,
+        tool_calls: Number(tools.calls),
+        tool_errors: Number(tools.errors ?? 0),
+        mean_run_ms: durations.mean === null ? null : Number(durations.mean)
+      }
+    },
+
+    async appendEvents (events) {
+      if (events.length === 0) return
+      const at = iso()
+      const lastSeq = new Map<string, number>()
+      for (const e of events) lastSeq.set(e.run_id, Math.max(e.seq, lastSeq.get(e.run_id) ?? 0))
+      await db.transaction().execute(async (trx) => {
+        for (let i = 0; i < events.length; i += INSERT_CHUNK) {
+          await trx.insertInto('events').values(events.slice(i, i + INSERT_CHUNK).map((e) => ({
+            run_id: e.run_id,
+            seq: e.seq,
+            user_id: e.user_id,
+            type: e.type,
+            data: JSON.stringify(e.data),
+            created_at: at
+          }))).execute()
+        }
+        for (const [runId, seq] of lastSeq) {
+          await trx.updateTable('runs').set({ last_seq: seq })
+            .where('run_id', '=', runId).where('last_seq', '<', seq).execute()
+        }
+      })
+    },
+
+    async markRunning (runId) {
+      await db.updateTable('runs').set({ status: 'running', started_at: iso() }).where('run_id', '=', runId).execute()
+    },
+
+    async finishRun (runId, f) {
+      await db.transaction().execute(async (trx) => {
+        const at = iso()
+        const run = await trx.updateTable('runs')
+          .set({ status: f.status, result: toJson(f.result), error: toJson(f.error), finished_at: at })
+          .where('run_id', '=', runId).returning(['thread_id', 'user_id']).executeTakeFirst()
+        if (!run) throw new Errors.NotFound('run')
+        const thread = await trx.updateTable('threads')
+          .set((eb) => ({
+            updated_at: at,
+            active_run_id: eb.fn<string | null>('nullif', ['active_run_id', eb.val(runId)]),
+            message_count: eb('message_count', '+', f.answer === undefined ? 0 : 1)
+          }))
+          .where('thread_id', '=', run.thread_id).returning('message_count').executeTakeFirstOrThrow()
+        if (f.answer === undefined) return
+        await trx.insertInto('messages').values({
+          message_id: randomUUID(),
+          thread_id: run.thread_id,
+          user_id: run.user_id,
+          role: 'assistant',
+          content: f.answer,
+          run_id: runId,
+          created_at: at,
+          position: thread.message_count
+        }).execute()
+      })
+    },
+
+    async listUnfinishedRuns () {
+      const rows = await db.selectFrom('runs').selectAll()
+        .where('status', 'in', ACTIVE_STATUSES).orderBy('created_at').orderBy('run_id').execute()
+      return rows.map(toRun)
+    },
+
+    async createTicket (t) {
+      await db.insertInto('ws_tickets').values(t).execute()
+    },
+
+    async consumeTicket (ticket, nowS) {
+      const row = await db.deleteFrom('ws_tickets').where('ticket', '=', ticket)
+        .returning(['user_id', 'expires_at', 'token_exp']).executeTakeFirst()
+      await db.deleteFrom('ws_tickets').where('expires_at', '<', nowS).execute()
+      if (!row || row.expires_at < nowS) return undefined
+      return { user_id: row.user_id, token_exp: Number(row.token_exp) }
+    },
+
+    async ping () {
+      await sql`select 1`.execute(db)
+    },
+
+    async close () {
+      await db.destroy()
+    }
+  }
+}
+
+/**
+ * Kysely's Migrator serialises concurrent migrators: Postgres takes a session advisory lock and
+ * reads the applied migrations only once it holds it; SQLite runs them in one write transaction.
+ * Its bookkeeping tables go to our schema, which it also creates when missing.
+ */
+async function migrate (db: Kysely<Database>, schema: string | undefined): Promise<void> {
+  const { error } = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema })
+    .migrateToLatest()
+  if (error) throw error
+}
+
+/** The two expressions whose SQL differs between the dialects. */
+function dialectSql (dialect: Dialect) {
+  return dialect === 'sqlite'
+    ? {
+        runMs: sql<number>`round((julianday(finished_at) - julianday(started_at)) * 86400000)`,
+        toolStatus: sql<string>`json_extract(data, '$.status')`
+      }
+    : {
+        runMs: sql<number>`round(extract(epoch from finished_at::timestamptz - started_at::timestamptz) * 1000)`,
+        toolStatus: sql<string>`(data::jsonb ->> 'status')`
+      }
+}

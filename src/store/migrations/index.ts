@@ -1,0 +1,11 @@
+import type { Migration, MigrationProvider } from 'kysely'
+import * as initial from './001-initial.js'
+
+/** Migrations listed in code, not scanned from disk, so the same list works from src/ and dist/. */
+const migrations: Record<string, Migration> = {
+  '001-initial': initial
+}
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations () { return migrations }
+}
