@@ -91,7 +91,8 @@ export default fp(async (app, opts: { config: Config }) => {
 
   app.decorateRequest('identity', null)
   app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    if (request.routeOptions.config?.public || request.is404) return
+    // the docs are public (CONTRACT §1); their routes belong to @fastify/swagger-ui
+    if (request.routeOptions.config?.public || request.is404 || request.routeOptions.url?.startsWith('/docs')) return
     // the WebSocket route authenticates itself before the upgrade (tickets, 401 without a socket)
     if (request.routeOptions.url === '/ws') return
     const token = bearer(request.headers.authorization)

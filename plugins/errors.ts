@@ -7,8 +7,15 @@ const OUR_CODES = new Set(['invalid_request', 'unknown_agent', 'unauthorized', '
 
 /** Fastify's own errors, by status, onto the contract's codes (CONTRACT §2). */
 const BY_STATUS: Record<number, string> = {
-  400: 'invalid_request', 401: 'unauthorized', 403: 'forbidden_origin', 404: 'not_found', 409: 'thread_busy',
-  413: 'payload_too_large', 415: 'invalid_request', 429: 'rate_limited', 503: 'unavailable'
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden_origin',
+  404: 'not_found',
+  409: 'thread_busy',
+  413: 'payload_too_large',
+  415: 'invalid_request',
+  429: 'rate_limited',
+  503: 'unavailable'
 }
 
 /** Every error leaves as `{statusCode, code, error, message}` with a stable code; 5xx never leak. */

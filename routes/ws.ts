@@ -110,7 +110,7 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
       const { thread_id } = frame
       if (threads.has(thread_id)) return send({ type: 'subscribed', ...replyTo(frame), thread_id })
       // watch first, then read: a run started in between is announced, not missed
-      const off = await app.feed.watchThread(thread_id, (runId) => { if (!runs.has(runId)) void followRun(runId, 0) })
+      const off = await app.feed.watchThread(thread_id, (runId) => { if (!runs.has(runId)) followRun(runId, 0).catch((err) => request.log.error({ err }, 'following a thread run failed')) })
       const thread = await app.store.getThread(user.user_id, thread_id)
       if (!thread || !open) {
         await off()

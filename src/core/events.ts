@@ -5,8 +5,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 
 const Id = Type.String({ minLength: 1, maxLength: 128 })
 const Json = Type.Unknown()
-const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() })
-export type ErrorBody = Static<typeof ErrorBody>
+const ErrorBodySchema = Type.Object({ code: Type.String(), message: Type.String() })
+export type ErrorBody = Static<typeof ErrorBodySchema>
 
 const agentFields = {
   agent_id: Id,
@@ -25,14 +25,14 @@ export const EventDataSchemas = {
     ...toolFields,
     status: Type.Union([Type.Literal('success'), Type.Literal('error'), Type.Literal('timeout'), Type.Literal('cancelled')]),
     result: Type.Optional(Json),
-    error: Type.Optional(ErrorBody),
+    error: Type.Optional(ErrorBodySchema),
     duration_ms: Type.Number({ minimum: 0 })
   }),
   agent_completed: Type.Object({ ...agentFields, result: Json, attempt: Type.Integer({ minimum: 1 }), duration_ms: Type.Number({ minimum: 0 }) }),
-  agent_error: Type.Object({ ...agentFields, error: ErrorBody, retryable: Type.Boolean(), attempt: Type.Integer({ minimum: 1 }) }),
+  agent_error: Type.Object({ ...agentFields, error: ErrorBodySchema, retryable: Type.Boolean(), attempt: Type.Integer({ minimum: 1 }) }),
   run_queued: Type.Object({ ...runFields, position: Type.Integer({ minimum: 1 }) }),
   run_completed: Type.Object({ ...runFields, result: Json }),
-  run_failed: Type.Object({ ...runFields, error: ErrorBody }),
+  run_failed: Type.Object({ ...runFields, error: ErrorBodySchema }),
   run_cancelled: Type.Object({ ...runFields, reason: Type.String() })
 } as const
 
@@ -85,8 +85,8 @@ export const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'message', 'canc
 
 /** First schema error of a value, as one readable line. */
 export function firstError (check: { Errors: (v: unknown) => Iterable<{ path: string, message: string }> }, value: unknown): string {
-  for (const e of check.Errors(value)) return `${e.path || '/'}: ${e.message}`
-  return 'invalid'
+  const [e] = check.Errors(value)
+  return e ? `${e.path || '/'}: ${e.message}` : 'invalid'
 }
 
 export function compile<T extends TSchema> (schema: T) {

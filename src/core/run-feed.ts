@@ -48,7 +48,11 @@ export function createRunFeed (deps: { store: Store, bus: EventBus, log: Logger 
     }
     if (f.buffer) { f.buffer.push(event); return }
     if (event.seq <= f.last) return
-    if (event.seq > f.last + 1) { void catchUp(f); f.buffer!.push(event); return }
+    if (event.seq > f.last + 1) {
+      catchUp(f).catch((err) => log.error({ err, run_id: f.run_id }, 'catching up a follower failed'))
+      f.buffer!.push(event)
+      return
+    }
     f.last = event.seq
     f.target.send(json ?? JSON.stringify(event), event)
     if (TERMINAL_TYPES.has(event.type)) { stop(f); f.target.end?.() }

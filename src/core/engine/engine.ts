@@ -176,4 +176,3 @@ export function createEngine (opts: EngineOptions) {
 }
 
 export type Engine = ReturnType<typeof createEngine>
-

@@ -17,7 +17,7 @@ export async function runWorkflow (deps: RunDeps, steps: readonly WorkflowStep[]
   const failed: string[] = []
   const finished = new Set<string>()
   const running = new Map<string, Promise<void>>()
-  let fatal: unknown
+  let fatal: { error: unknown } | undefined
 
   const runStep = async (step: WorkflowStep) => {
     const stepInput = {
@@ -28,15 +28,16 @@ export async function runWorkflow (deps: RunDeps, steps: readonly WorkflowStep[]
     try {
       results[step.id] = await runAgent(deps, step.agent, stepInput, child)
     } catch (err) {
+      let failure = err
       if (step.fallback && !controller.signal.aborted) {
         try {
           results[step.id] = await runAgent(deps, step.fallback, stepInput, child)
           return
-        } catch (fallbackErr) { err = fallbackErr }
+        } catch (fallbackErr) { failure = fallbackErr }
       }
       if (step.optional && !controller.signal.aborted) { failed.push(step.id); return }
-      if (fatal === undefined) {
-        fatal = err
+      if (!controller.signal.aborted) {
+        fatal = { error: failure }
         controller.abort(new RunFailure('cancelled', `workflow step "${step.id}" failed`, false))
       }
     } finally {
@@ -45,7 +46,7 @@ export async function runWorkflow (deps: RunDeps, steps: readonly WorkflowStep[]
   }
 
   try {
-    while (finished.size < steps.length && fatal === undefined) {
+    while (finished.size < steps.length && !controller.signal.aborted) {
       for (const step of steps) {
         if (running.has(step.id) || finished.has(step.id)) continue
         if ((step.depends_on ?? []).every((d) => finished.has(d))) running.set(step.id, runStep(step))
@@ -53,7 +54,8 @@ export async function runWorkflow (deps: RunDeps, steps: readonly WorkflowStep[]
       await Promise.race([...running].filter(([id]) => !finished.has(id)).map(([, p]) => p))
     }
     await Promise.allSettled(running.values())
-    if (fatal !== undefined) throw fatal
+    if (fatal) throw fatal.error
+    if (controller.signal.aborted) throw controller.signal.reason
     return { results, failed }
   } finally {
     parent.signal.removeEventListener('abort', onParent)
