@@ -31,6 +31,8 @@ export default fp(async (app) => {
     } else {
       request.log.info({ code, message: err.message }, 'request refused')
     }
+    const retryAfter = (err as { retryAfter?: number }).retryAfter
+    if (code === 'rate_limited') reply.header('retry-after', String(retryAfter ?? 1))
     const message = code === 'internal' ? 'internal error' : err.validation ? `${err.validationContext ?? 'body'}${err.message.replace(/^(body|querystring|params)/, '')}` : err.message
     return reply.code(status).send({ statusCode: status, code, error: STATUS_CODES[status], message })
   })

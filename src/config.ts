@@ -30,6 +30,15 @@ export const EnvSchema = Type.Object({
   TOOL_TIMEOUT_MS: Int(10, 3_600_000, 30_000),
   /** first retry delay of a failed agent attempt, ms; doubles each attempt, with jitter */
   RETRY_BASE_MS: Int(0, 600_000, 500),
+  /** runs one user may have running at once; more wait in a queue */
+  MAX_RUNS_PER_USER: Int(1, 1000, 3),
+  /** runs one user may have waiting; beyond that, 429 rate_limited */
+  MAX_QUEUED_PER_USER: Int(0, 10_000, 20),
+  /** runs running at once in this process */
+  MAX_RUNS: Int(1, 100_000, 64),
+  /** messages (POST /messages and `message` frames) per user per minute, and the burst allowed */
+  RATE_LIMIT_PER_MIN: Int(1, 1_000_000, 60),
+  RATE_LIMIT_BURST: Int(1, 1_000_000, 20),
   /** whole-run deadline, ms */
   RUN_TIMEOUT_MS: Int(10, 24 * 3_600_000, 300_000),
   /** server WebSocket ping interval; a peer that misses one is terminated */
@@ -67,6 +76,11 @@ export interface Config {
     toolTimeoutMs: number
     retryBaseMs: number
     runTimeoutMs: number
+    runsPerUser: number
+    queuedPerUser: number
+    runsGlobal: number
+    ratePerMin: number
+    rateBurst: number
     wsHeartbeatMs: number
     wsMaxBufferedBytes: number
     shutdownGraceMs: number
@@ -133,6 +147,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       toolTimeoutMs: e.TOOL_TIMEOUT_MS,
       retryBaseMs: e.RETRY_BASE_MS,
       runTimeoutMs: e.RUN_TIMEOUT_MS,
+      runsPerUser: e.MAX_RUNS_PER_USER,
+      queuedPerUser: e.MAX_QUEUED_PER_USER,
+      runsGlobal: e.MAX_RUNS,
+      ratePerMin: e.RATE_LIMIT_PER_MIN,
+      rateBurst: e.RATE_LIMIT_BURST,
       wsHeartbeatMs: e.WS_HEARTBEAT_MS,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

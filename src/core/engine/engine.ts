@@ -8,13 +8,22 @@ import type { AgentRegistry } from '../registry.js'
 import { runAgent, type RunLimits } from './agent-runner.js'
 import { RunFailure, cancelled, toErrorBody } from './failures.js'
 import { RunEmitter } from './run-emitter.js'
+import { createScheduler } from './scheduler.js'
+import { createRateLimiter } from '../rate-limit.js'
 
 export interface EngineOptions {
   store: Store
   bus: EventBus
   registry: AgentRegistry
   log: Logger
-  limits: RunLimits & { runTimeoutMs: number }
+  limits: RunLimits & {
+    runTimeoutMs: number
+    runsPerUser: number
+    queuedPerUser: number
+    runsGlobal: number
+    ratePerMin: number
+    rateBurst: number
+  }
 }
 
 export interface SubmitRequest {
@@ -27,7 +36,17 @@ export interface SubmitRequest {
 
 export interface Submitted { message_id: string, thread_id: string, run_id: string, status: 'queued' | 'running' }
 
-interface ActiveRun { scope: RunScope, done: Promise<void> }
+/** A run this process owns, from admission to its end. */
+interface ActiveRun {
+  run: Run
+  content: string
+  scope: RunScope
+  emitter: RunEmitter
+  started: boolean
+  /** resolves when the run has ended and its end is stored, whether it ever started or not */
+  done: Promise<void>
+  ended: () => void
+}
 
 /** The final answer kept as the assistant message: a string result, or its `answer`. */
 function answerOf (result: unknown): string {
@@ -40,6 +59,10 @@ function answerOf (result: unknown): string {
 export function createEngine (opts: EngineOptions) {
   const { store, bus, registry, limits } = opts
   const active = new Map<string, ActiveRun>()
+  /** the last run admitted on each thread, so `enqueue` can wait for it */
+  const threadTail = new Map<string, ActiveRun>()
+  const scheduler = createScheduler({ perUser: limits.runsPerUser, queuePerUser: limits.queuedPerUser, global: limits.runsGlobal })
+  const rateLimiter = createRateLimiter({ perMinute: limits.ratePerMin, burst: limits.rateBurst })
   let accepting = true
 
   async function submit (user: UserExecutionContext, req: SubmitRequest): Promise<Submitted> {
@@ -52,32 +75,70 @@ export function createEngine (opts: EngineOptions) {
       const e = registered.validateInput.errors?.[0]
       throw new Errors.InvalidRequest(`input${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`)
     }
+    rateLimiter.take(user.user_id)
+    scheduler.check(user.user_id)
+    let previous: ActiveRun | undefined
     if (req.thread_id !== undefined) {
       const thread = await store.getThread(user.user_id, req.thread_id)
       if (!thread) throw new Errors.NotFound('thread')
-      if (thread.active_run_id) throw new Errors.ThreadBusy()
+      const busy = thread.active_run_id ? active.get(thread.active_run_id) ?? threadTail.get(thread.thread_id) : undefined
+      if (thread.active_run_id && (req.multitask ?? 'reject') === 'reject') throw new Errors.ThreadBusy()
+      if (busy && req.multitask === 'interrupt') await cancel(user, busy.run.run_id)
+      if (busy && req.multitask === 'enqueue') previous = threadTail.get(thread.thread_id) ?? busy
     }
     const { message, run } = await store.createRun({
-      user_id: user.user_id, thread_id: req.thread_id, content: req.content, agent, input, status: 'running'
+      user_id: user.user_id, thread_id: req.thread_id, content: req.content, agent, input, status: 'queued'
     })
     const scope = user.forRun(run)
-    const done = execute(scope, run, req.content)
-    active.set(run.run_id, { scope, done })
+    let ended!: () => void
+    const entry: ActiveRun = {
+      run,
+      content: req.content,
+      scope,
+      emitter: new RunEmitter(run, { store, bus, log: scope.log }),
+      started: false,
+      done: new Promise<void>((resolve) => { ended = resolve }),
+      ended
+    }
+    active.set(run.run_id, entry)
+    threadTail.set(run.thread_id, entry)
+    entry.done.then(() => { if (threadTail.get(run.thread_id) === entry) threadTail.delete(run.thread_id) })
     // a thread subscriber learns of the new run; its events come on the run's own channel
     await bus.publish(threadChannel(run.thread_id), JSON.stringify({ run_id: run.run_id }))
-    return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status: 'running' }
+
+    let status: Submitted['status'] = 'queued'
+    if (previous) {
+      await entry.emitter.emit({ type: 'run_queued', data: { position: 1, timestamp: now() } })
+      previous.done.then(() => { if (!entry.scope.signal.aborted) admit(entry) })
+    } else {
+      status = await admit(entry)
+    }
+    return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status }
   }
 
-  async function execute (scope: RunScope, run: Run, content: string): Promise<void> {
-    const emitter = new RunEmitter(run, { store, bus, log: scope.log })
+  /** Starts the run in a free slot, or queues it with `run_queued`. */
+  async function admit (entry: ActiveRun): Promise<Submitted['status']> {
+    const user = entry.run.user_id
+    const admitted = scheduler.admit(user, entry.run.run_id, () => {
+      entry.started = true
+      execute(entry).finally(() => { scheduler.release(user); entry.ended() })
+    })
+    if (admitted.status === 'queued') {
+      await entry.emitter.emit({ type: 'run_queued', data: { position: admitted.position, timestamp: now() } })
+    }
+    return admitted.status
+  }
+
+  async function execute (entry: ActiveRun): Promise<void> {
+    const { scope, emitter, run } = entry
     const timer = setTimeout(() => scope.abort(new RunFailure('timeout', `run timed out after ${limits.runTimeoutMs} ms`, false)), limits.runTimeoutMs)
     timer.unref()
     scope.onCleanup(() => clearTimeout(timer))
-    scope.onCleanup(() => active.delete(run.run_id))
     let finish: RunFinish
     try {
+      if (scope.signal.aborted) throw scope.signal.reason
       await store.markRunning(run.run_id)
-      const result = await runAgent({ scope, emitter, registry, limits, content }, run.agent, run.input ?? {})
+      const result = await runAgent({ scope, emitter, registry, limits, content: entry.content }, run.agent, run.input ?? {})
       await emitter.emit({ type: 'run_completed', data: { result, timestamp: now() } })
       finish = { status: 'completed', result, answer: answerOf(result) }
     } catch (err) {
@@ -85,13 +146,19 @@ export function createEngine (opts: EngineOptions) {
       if (!(reason instanceof RunFailure)) scope.log.error({ err: reason }, 'run failed')
       finish = await endAbnormally(emitter, reason)
     }
+    await record(entry, finish)
+  }
+
+  /** Stores the end of a run and releases everything it held. */
+  async function record (entry: ActiveRun, finish: RunFinish) {
     try {
-      await emitter.settled()
-      await store.finishRun(run.run_id, finish)
+      await entry.emitter.settled()
+      await store.finishRun(entry.run.run_id, finish)
     } catch (err) {
-      scope.log.error({ err }, 'could not record the end of a run')
+      entry.scope.log.error({ err }, 'could not record the end of a run')
     } finally {
-      await scope.cleanup()
+      active.delete(entry.run.run_id)
+      await entry.scope.cleanup()
     }
   }
 
@@ -118,10 +185,17 @@ export function createEngine (opts: EngineOptions) {
   async function cancel (user: UserExecutionContext, runId: string) {
     const run = await store.getRun(user.user_id, runId)
     if (!run) throw new Errors.NotFound('run')
-    const a = active.get(runId)
-    if (a) {
-      a.scope.abort(cancelled('cancelled by the user'))
-      await a.done
+    const entry = active.get(runId)
+    if (entry) {
+      const wasAborted = entry.scope.signal.aborted
+      entry.scope.abort(cancelled('cancelled by the user'))
+      // a run that never started ends here, without starting
+      if (!entry.started && !wasAborted) {
+        scheduler.dequeue(run.user_id, runId)
+        await record(entry, await endAbnormally(entry.emitter, entry.scope.signal.reason))
+        entry.ended()
+      }
+      await entry.done
       return { run_id: runId, status: (await store.getRun(user.user_id, runId))!.status }
     }
     return { run_id: runId, status: run.status }
@@ -161,7 +235,14 @@ export function createEngine (opts: EngineOptions) {
       await Promise.race([all(), new Promise((resolve) => { timer = setTimeout(resolve, graceMs) })])
       clearTimeout(timer)
     }
-    for (const a of active.values()) a.scope.abort(new RunFailure('interrupted', 'the server is shutting down', false))
+    for (const a of active.values()) {
+      a.scope.abort(new RunFailure('interrupted', 'the server is shutting down', false))
+      if (!a.started) {
+        scheduler.dequeue(a.run.user_id, a.run.run_id)
+        await record(a, await endAbnormally(a.emitter, a.scope.signal.reason))
+        a.ended()
+      }
+    }
     await all()
   }
 
@@ -171,7 +252,8 @@ export function createEngine (opts: EngineOptions) {
     recover,
     close,
     get accepting () { return accepting },
-    get activeRuns () { return active.size }
+    get activeRuns () { return active.size },
+    stats: () => scheduler.stats()
   }
 }
 
