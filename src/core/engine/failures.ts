@@ -31,7 +31,10 @@ export function toErrorBody (err: unknown): ErrorBody {
  * or tool that ignores its signal still cannot hold a run open.
  */
 export function raceAbort<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.reject(signal.reason)
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
