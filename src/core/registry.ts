@@ -94,7 +94,10 @@ export class AgentRegistry {
 
   register (mod: AgentModule, source = 'built-in'): this {
     const where = (kind: string, name: unknown) => `${source}: ${kind} ${JSON.stringify(name)}`
-    if (mod === null || typeof mod !== 'object') throw new RegistryError(`${source}: the default export must be { agents?, tools? }`)
+    const list = (v: unknown) => v === undefined || Array.isArray(v)
+    if (mod === null || typeof mod !== 'object' || !list(mod.agents) || !list(mod.tools)) {
+      throw new RegistryError(`${source}: the default export must be { agents?, tools? }`)
+    }
     for (const t of mod.tools ?? []) {
       if (!t || typeof t.name !== 'string' || !NAME.test(t.name)) throw new RegistryError(`${where('tool', t?.name)}: name must match ${NAME}`)
       if (this.#tools.has(t.name)) throw new RegistryError(`${where('tool', t.name)}: the name is already registered`)
@@ -188,6 +191,9 @@ export class AgentRegistry {
     for (const s of steps as WorkflowStep[]) {
       if (!s || typeof s.id !== 'string' || ids.has(s.id)) throw new RegistryError(`${where}: step ids must be unique strings`)
       if (typeof s.agent !== 'string') throw new RegistryError(`${where}: step "${s.id}" needs an agent`)
+      if (s.depends_on !== undefined && !(Array.isArray(s.depends_on) && s.depends_on.every((d) => typeof d === 'string'))) {
+        throw new RegistryError(`${where}: step "${s.id}": depends_on must be an array of step ids`)
+      }
       ids.add(s.id)
     }
     for (const s of steps as WorkflowStep[]) {

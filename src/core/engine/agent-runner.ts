@@ -55,6 +55,8 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
     })
     const attemptSignal = deadline(parentSignal, timeoutMs, () => timedOut(`agent ${name}`, timeoutMs))
     const inFlight = new Set<Promise<unknown>>()
+    // set just before the attempt's closing event: a late think() is dropped, never thrown
+    let over = false
     const track = <T>(p: Promise<T>) => {
       inFlight.add(p)
       p.then(() => inFlight.delete(p), () => inFlight.delete(p))
@@ -69,7 +71,7 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       signal: attemptSignal.signal,
       log: scope.log.child({ agent_id, agent_name: name, attempt }),
       think (text: string) {
-        if (attemptSignal.signal.aborted) return
+        if (over || attemptSignal.signal.aborted) return
         emitter.emit({ type: 'agent_thinking', data: { ...base, thought: String(text), timestamp: now() } }).catch(() => {})
       },
       call_tool (tool: string, args: Record<string, unknown>) {
@@ -89,6 +91,7 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
         throw new RunFailure('invalid_result', `agent ${name} result: ${registered.validateOutput.errors?.[0]?.message ?? 'invalid'}`)
       }
       await settle(inFlight)
+      over = true
       await emitter.emit({ type: 'agent_completed', data: { ...base, result, attempt, duration_ms: ms(started), timestamp: now() } })
       return result
     } catch (err) {
@@ -96,6 +99,7 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       await settle(inFlight)
       const failure = attemptSignal.signal.aborted ? attemptSignal.signal.reason : err
       const retryable = attempt < maxAttempts && !parentSignal.aborted && !(failure instanceof RunFailure && !failure.retryable)
+      over = true
       await emitter.emit({ type: 'agent_error', data: { ...base, error: toErrorBody(failure), retryable, attempt, timestamp: now() } })
       if (!retryable) throw failure
       scope.log.warn({ agent: name, attempt, err: failure }, 'agent attempt failed, retrying')

@@ -27,11 +27,15 @@ export async function callTool (
   await emitter.emit({ type: 'tool_executing', data: { ...ids, parameters, timestamp: now() } })
 
   const started = performance.now()
-  const complete = (status: Status, outcome: { result: unknown } | { error: { code: string, message: string } }) =>
-    emitter.emit({
+  // a progress() after tool_completed is dropped, never thrown into the tool
+  let open = true
+  const complete = (status: Status, outcome: { result: unknown } | { error: { code: string, message: string } }) => {
+    open = false
+    return emitter.emit({
       type: 'tool_completed',
       data: { ...ids, status, ...outcome, duration_ms: Math.round((performance.now() - started) * 10) / 10, timestamp: now() }
     })
+  }
 
   if (!tool) {
     const err = new RunFailure('unknown_tool', `no tool named "${name}"`, false)
@@ -53,7 +57,7 @@ export async function callTool (
     run_id: scope.run_id,
     signal: callSignal.signal,
     progress (message: string, fraction?: number) {
-      if (callSignal.signal.aborted) return
+      if (!open || callSignal.signal.aborted) return
       const progress = typeof fraction === 'number' && fraction >= 0 && fraction <= 1 ? { progress: fraction } : {}
       emitter.emit({ type: 'tool_progress', data: { ...ids, message: String(message), ...progress, timestamp: now() } }).catch(() => {})
     }

@@ -1,0 +1,241 @@
+import t from 'tap'
+import { createMemoryBus } from '../../src/bus/memory.js'
+import { runChannel } from '../../src/bus/types.js'
+import { silentLogger } from '../../src/core/context.js'
+import { ContractViolation, RunEmitter } from '../../src/core/engine/run-emitter.js'
+import type { EventInput, RunEvent } from '../../src/core/events.js'
+import type { Store } from '../../src/store/types.js'
+
+const IDS = { run_id: 'run-1', thread_id: 'thread-1', user_id: 'user-1' }
+const TS = 1725659742.123
+
+const deferred = () => {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const promise = new Promise<void>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
+  return { promise, resolve, reject }
+}
+
+/**
+ * A store that records every appendEvents call. With `hold`, each call waits for the test to
+ * settle it: `calls[i].done.resolve()` or `.reject(err)`.
+ */
+function fakeStore (opts: { hold?: boolean } = {}) {
+  const calls: Array<{ events: RunEvent[], done: ReturnType<typeof deferred> }> = []
+  let called = deferred()
+  const store = {
+    appendEvents (events: readonly RunEvent[]) {
+      const done = deferred()
+      calls.push({ events: [...events], done })
+      called.resolve()
+      called = deferred()
+      if (!opts.hold) done.resolve()
+      return done.promise
+    }
+  } as unknown as Store
+  return { store, calls, nextCall: () => called.promise }
+}
+
+/** An emitter on a fake store and the memory bus, with what the bus delivered on the run's channel. */
+async function setup (opts: { hold?: boolean, history?: RunEvent[] } = {}) {
+  const { store, calls, nextCall } = fakeStore(opts)
+  const bus = createMemoryBus()
+  const published: RunEvent[] = []
+  await bus.subscribe(runChannel(IDS.run_id), (json) => published.push(JSON.parse(json)))
+  const emitter = new RunEmitter(IDS, { store, bus, log: silentLogger }, opts.history)
+  return { emitter, calls, nextCall, published, bus }
+}
+
+const started = (agent_id = 'a1', attempt = 1): EventInput => ({ type: 'agent_started', data: { agent_id, agent_name: 'agent', message: 'Running agent', attempt, timestamp: TS } })
+const completed = (agent_id = 'a1', attempt = 1): EventInput => ({ type: 'agent_completed', data: { agent_id, agent_name: 'agent', result: { ok: true }, attempt, duration_ms: 1, timestamp: TS } })
+const failed = (agent_id = 'a1', attempt = 1): EventInput => ({ type: 'agent_error', data: { agent_id, agent_name: 'agent', error: { code: 'boom', message: 'boom' }, retryable: true, attempt, timestamp: TS } })
+const executing = (tool_call_id = 'c1', agent_id = 'a1'): EventInput => ({ type: 'tool_executing', data: { agent_id, agent_name: 'agent', tool_name: 'echo', tool_call_id, parameters: {}, timestamp: TS } })
+const progress = (tool_call_id = 'c1', agent_id = 'a1'): EventInput => ({ type: 'tool_progress', data: { agent_id, agent_name: 'agent', tool_name: 'echo', tool_call_id, message: 'half', progress: 0.5, timestamp: TS } })
+const toolDone = (tool_call_id = 'c1', agent_id = 'a1'): EventInput => ({ type: 'tool_completed', data: { agent_id, agent_name: 'agent', tool_name: 'echo', tool_call_id, status: 'success', result: {}, duration_ms: 1, timestamp: TS } })
+const thinking = (agent_id = 'a1'): EventInput => ({ type: 'agent_thinking', data: { agent_id, agent_name: 'agent', thought: 'hmm', timestamp: TS } })
+const runCompleted: EventInput = { type: 'run_completed', data: { result: { ok: true }, timestamp: TS } }
+const runFailed: EventInput = { type: 'run_failed', data: { error: { code: 'boom', message: 'boom' }, timestamp: TS } }
+const runCancelled: EventInput = { type: 'run_cancelled', data: { reason: 'by the user', timestamp: TS } }
+
+const envelope = (seq: number, e: EventInput) => ({ type: e.type, seq, ...IDS, data: e.data }) as RunEvent
+
+/** The ContractViolation message `emit(e)` throws at once; fails the test if it does not throw. */
+function refused (t: Tap, emitter: RunEmitter, e: EventInput): string {
+  try {
+    emitter.emit(e).catch(() => {})
+  } catch (err) {
+    t.ok(err instanceof ContractViolation, 'a ContractViolation, thrown at once')
+    return (err as Error).message
+  }
+  t.fail(`${e.type} was accepted`)
+  return ''
+}
+interface Tap { ok (v: unknown, m: string): boolean, fail (m: string): boolean }
+
+t.test('seq starts at 1 and grows by one; every event carries the run\'s ids', async (t) => {
+  const { emitter, calls, published } = await setup()
+  t.equal(emitter.seq, 0)
+  await emitter.emit(started())
+  await emitter.emit(thinking())
+  await emitter.emit(completed())
+  await emitter.emit(runCompleted)
+  const want = [envelope(1, started()), envelope(2, thinking()), envelope(3, completed()), envelope(4, runCompleted)]
+  t.strictSame(calls.flatMap((c) => c.events), want)
+  t.strictSame(published, want)
+  t.equal(emitter.seq, 4)
+  t.equal(emitter.ended, true)
+})
+
+t.test('an event is published only after the store has it', async (t) => {
+  const { emitter, calls, nextCall, published } = await setup({ hold: true })
+  let resolved = false
+  const emitted = emitter.emit(started()).then(() => { resolved = true })
+  await nextCall()
+  t.strictSame(calls.map((c) => c.events), [[envelope(1, started())]])
+  // give the emitter every chance to publish early
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.strictSame(published, [], 'nothing is published while the append is pending')
+  t.equal(resolved, false, 'emit has not resolved')
+  calls[0].done.resolve()
+  await emitted
+  t.strictSame(published, [envelope(1, started())])
+})
+
+t.test('events emitted while an append is pending wait for it, then go in one batch, in order', async (t) => {
+  const { emitter, calls, nextCall, published } = await setup({ hold: true })
+  const first = emitter.emit(started())
+  await nextCall()
+  const second = emitter.emit(thinking())
+  const third = emitter.emit(completed())
+  t.equal(second, third, 'one promise per batch')
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(calls.length, 1, 'the next batch is not appended before the previous one is stored')
+  calls[0].done.resolve()
+  await first
+  await nextCall()
+  t.strictSame(calls.map((c) => c.events.map((e) => e.seq)), [[1], [2, 3]])
+  t.strictSame(published.map((e) => e.seq), [1])
+  calls[1].done.resolve()
+  await third
+  t.strictSame(published.map((e) => e.seq), [1, 2, 3])
+})
+
+t.test('several emits in one tick are stored with one appendEvents call', async (t) => {
+  const { emitter, calls, published } = await setup()
+  const promises = [emitter.emit(started()), emitter.emit(executing()), emitter.emit(progress()), emitter.emit(toolDone())]
+  t.equal(calls.length, 0, 'nothing is stored synchronously')
+  await Promise.all(promises)
+  t.strictSame(calls.map((c) => c.events.map((e) => e.type)), [['agent_started', 'tool_executing', 'tool_progress', 'tool_completed']])
+  t.strictSame(published.map((e) => e.seq), [1, 2, 3, 4])
+  await emitter.emit(completed())
+  t.strictSame(calls.map((c) => c.events.map((e) => e.seq)), [[1, 2, 3, 4], [5]], 'a later tick is a new batch')
+})
+
+t.test('refusals: what would break CONTRACT §5 rules 3–4 throws at once and is never stored', async (t) => {
+  const { emitter, calls } = await setup()
+  t.equal(refused(t, emitter, completed()), 'agent_completed refused: agent a1 attempt 1 is not open')
+  t.equal(refused(t, emitter, failed()), 'agent_error refused: agent a1 attempt 1 is not open')
+  t.equal(refused(t, emitter, thinking()), 'agent_thinking refused: agent a1 is not running')
+  t.equal(refused(t, emitter, executing()), 'tool_executing refused: agent a1 is not running')
+  t.equal(refused(t, emitter, started('a1', 2)), 'agent_started refused: attempt 2 does not follow 0')
+  t.equal(refused(t, emitter, started('a1', 0)), 'agent_started refused: attempt 0 does not follow 0')
+
+  await emitter.emit(started())
+  t.equal(refused(t, emitter, started()), 'agent_started refused: agent a1 is already running')
+  t.equal(refused(t, emitter, completed('a1', 2)), 'agent_completed refused: agent a1 attempt 2 is not open')
+  t.equal(refused(t, emitter, toolDone('nope')), 'tool_completed refused: tool call nope is not open')
+  t.equal(refused(t, emitter, progress('nope')), 'tool_progress refused: tool call nope is not open')
+  t.equal(refused(t, emitter, runCompleted), 'run_completed refused: agents or tool calls are still open')
+
+  await emitter.emit(executing())
+  t.equal(refused(t, emitter, executing()), 'tool_executing refused: tool call c1 exists')
+  t.equal(refused(t, emitter, toolDone('c1', 'a2')), 'tool_completed refused: tool call c1 is not open', 'another agent cannot close the call')
+  t.equal(refused(t, emitter, completed()), 'agent_completed refused: agent a1 has open tool calls')
+  t.equal(refused(t, emitter, failed()), 'agent_error refused: agent a1 has open tool calls')
+  t.equal(refused(t, emitter, runFailed), 'run_failed refused: agents or tool calls are still open')
+  await emitter.emit(toolDone())
+  t.equal(refused(t, emitter, toolDone()), 'tool_completed refused: tool call c1 is not open', 'a call completes once')
+  t.equal(refused(t, emitter, runCancelled), 'run_cancelled refused: agents or tool calls are still open')
+
+  await emitter.emit(failed())
+  t.equal(refused(t, emitter, failed()), 'agent_error refused: agent a1 attempt 1 is not open', 'an attempt closes once')
+  t.equal(refused(t, emitter, started('a1', 3)), 'agent_started refused: attempt 3 does not follow 1')
+  t.equal(refused(t, emitter, started('a1', 1)), 'agent_started refused: attempt 1 does not follow 1')
+  await emitter.emit(started('a1', 2))
+  await emitter.emit(completed('a1', 2))
+
+  const bad = { type: 'agent_thinking', data: { agent_id: 'a3', agent_name: 'agent', timestamp: TS } } as unknown as EventInput
+  await emitter.emit(started('a3'))
+  t.equal(refused(t, emitter, bad), 'agent_thinking does not match its schema: /: Expected union value')
+  await emitter.emit(completed('a3'))
+
+  await emitter.emit(runFailed)
+  for (const e of [started('a9'), runCompleted, runFailed, thinking()]) {
+    t.equal(refused(t, emitter, e), `${e.type} refused: the run has ended`)
+  }
+  t.strictSame(calls.flatMap((c) => c.events).map((e) => `${e.seq} ${e.type}`), [
+    '1 agent_started',
+    '2 tool_executing',
+    '3 tool_completed',
+    '4 agent_error',
+    '5 agent_started',
+    '6 agent_completed',
+    '7 agent_started',
+    '8 agent_completed',
+    '9 run_failed'
+  ], 'refused events take no seq')
+})
+
+t.test('open agents and tool calls are listed so an abnormal end can close them', async (t) => {
+  const { emitter } = await setup()
+  await emitter.emit(started('a1'))
+  await emitter.emit(started('a2'))
+  await emitter.emit(executing('c1', 'a2'))
+  t.strictSame(emitter.openAgents, [{ agent_id: 'a1', attempt: 1, name: 'agent' }, { agent_id: 'a2', attempt: 1, name: 'agent' }])
+  t.strictSame(emitter.openTools, [{ tool_call_id: 'c1', agent_id: 'a2', agent_name: 'agent', tool_name: 'echo' }])
+  t.equal(emitter.ended, false)
+})
+
+t.test('an emitter built from a stored history goes on where it stopped', async (t) => {
+  const history = [started('a1'), executing('c1'), started('a2'), completed('a2'), failed('a3')].slice(0, 4).map((e, i) => envelope(i + 1, e))
+  const { emitter, calls, published } = await setup({ history })
+  t.equal(emitter.seq, 4)
+  t.equal(emitter.ended, false)
+  t.strictSame(emitter.openAgents, [{ agent_id: 'a1', attempt: 1, name: 'agent' }])
+  t.strictSame(emitter.openTools, [{ tool_call_id: 'c1', agent_id: 'a1', agent_name: 'agent', tool_name: 'echo' }])
+  t.equal(refused(t, emitter, completed('a1')), 'agent_completed refused: agent a1 has open tool calls')
+  t.equal(refused(t, emitter, started('a2')), 'agent_started refused: attempt 1 does not follow 1')
+  await emitter.emit(toolDone('c1'))
+  await emitter.emit(completed('a1'))
+  await emitter.emit(runCompleted)
+  t.strictSame(calls.flatMap((c) => c.events), [envelope(5, toolDone('c1')), envelope(6, completed('a1')), envelope(7, runCompleted)])
+  t.strictSame(published.map((e) => e.seq), [5, 6, 7], 'the history itself is not stored or published again')
+
+  const ended = await setup({ history: [envelope(1, started()), envelope(2, completed()), envelope(3, runCompleted)] })
+  t.equal(ended.emitter.ended, true)
+  t.equal(ended.emitter.seq, 3)
+  t.equal(refused(t, ended.emitter, runFailed), 'run_failed refused: the run has ended')
+})
+
+t.test('a failed append rejects the batch and every later emit; nothing is published', async (t) => {
+  const { emitter, calls, nextCall, published } = await setup({ hold: true })
+  const first = emitter.emit(started())
+  await nextCall()
+  const storeDown = new Error('disk full')
+  calls[0].done.reject(storeDown)
+  await t.rejects(first, storeDown)
+  await emitter.settled()
+  await t.rejects(emitter.emit(thinking()), storeDown)
+  t.equal(calls.length, 1)
+  t.strictSame(published, [])
+})
+
+t.test('settled waits for everything emitted so far', async (t) => {
+  const { emitter, published } = await setup()
+  const pending = [emitter.emit(started()), emitter.emit(completed())]
+  await emitter.settled()
+  t.strictSame(published.map((e) => e.seq), [1, 2])
+  await Promise.all(pending)
+  await emitter.settled()
+  t.pass('settled with nothing pending resolves')
+})
