@@ -55,10 +55,12 @@ export default fp(async (app, opts: { config: Config }) => {
 
   await app.register(fastifyJwt, {
     secret: auth.publicKey ? { public: auth.publicKey } : secret,
-    sign: { algorithm: 'HS256', expiresIn: auth.devTokenTtlS * 1000 },
+    // @fastify/jwt reads a numeric expiresIn as seconds
+    sign: { algorithm: 'HS256', expiresIn: auth.devTokenTtlS },
     verify: {
       algorithms: algorithms as never,
-      requiredClaims: ['exp', 'sub'],
+      // fast-jwt checks iss/aud only when present: a configured one must also be required
+      requiredClaims: ['exp', 'sub', ...(auth.issuer ? ['iss'] : []), ...(auth.audience ? ['aud'] : [])],
       ...(auth.issuer ? { allowedIss: auth.issuer } : {}),
       ...(auth.audience ? { allowedAud: auth.audience } : {})
     }

@@ -24,7 +24,8 @@ export default fp(async (app) => {
     let status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     let code = OUR_CODES.has(err.code) ? err.code : err.validation ? 'invalid_request' : BY_STATUS[status]
     if (!code) { code = 'internal'; status = 500 }
-    if (err.validation) status = 400
+    // CONTRACT §2: invalid_request is always 400, an unsupported media type (415) included
+    if (err.validation || code === 'invalid_request') status = 400
     if (status >= 500 && code !== 'unavailable') {
       request.log.error({ err }, 'request failed')
       code = 'internal'

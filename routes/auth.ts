@@ -1,6 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { randomBytes } from 'node:crypto'
 import { userOf } from '../plugins/user-context.js'
+import { validateId } from '../src/core/context.js'
+import { Errors } from '../src/errors.js'
 
 const TICKET_TTL_S = 60
 
@@ -19,6 +21,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }, async (request) => {
       const { user_id } = request.body
+      // a placeholder id ('undefined', 'null', …) would give a token every request refuses
+      try { validateId('user id', user_id) } catch { throw new Errors.InvalidRequest('body/user_id is not a usable user id') }
       return app.signDevToken(user_id)
     })
   }

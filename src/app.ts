@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import auth from '../plugins/auth.js'
 import bus from '../plugins/bus.js'
@@ -27,6 +27,12 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
     genReqId: () => randomUUID(),
     bodyLimit: config.limits.bodyLimitBytes,
     trustProxy: false,
+    // ids are up to 128 chars (CONTRACT §1); the router refuses longer path params itself, and
+    // its refusals (that, or a bad %-escape) get the contract's error body
+    routerOptions: { maxParamLength: 128 },
+    frameworkErrors: (err, _request, reply) => {
+      (reply as FastifyReply).code(400).send({ statusCode: 400, code: 'invalid_request', error: 'Bad Request', message: err.message })
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

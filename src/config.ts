@@ -99,7 +99,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {}
   for (const key of Object.keys(EnvSchema.properties)) {
     const v = env[key]
-    if (v !== undefined && v !== '') raw[key] = v
+    if (v === undefined || v === '') continue
+    // Value.Convert would read '80.5' as 80, '1e3' as 1 and 'true' as 1: a bad value must stop the start
+    if ((EnvSchema.properties as Record<string, { type?: unknown }>)[key].type === 'integer' && !/^\s*-?\d+\s*$/.test(v)) {
+      throw new ConfigError(`invalid ${key}=${JSON.stringify(v)}: Expected integer`)
+    }
+    raw[key] = v
   }
   const parsed = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
   const [first] = Value.Errors(EnvSchema, parsed)

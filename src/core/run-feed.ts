@@ -106,6 +106,8 @@ export function createRunFeed (deps: { store: Store, bus: EventBus, log: Logger 
       f.buffer = null
       for (const e of events) push(f, e)
       for (const e of waiting) push(f, e)
+      // a finished run followed from at or past its terminal event: nothing more will come
+      if (!f.stopped && run.status !== 'queued' && run.status !== 'running') { stop(f); target.end?.() }
       return { stop: () => stop(f) }
     },
 
