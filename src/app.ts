@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
+import { Ajv } from 'ajv'
 import auth from '../plugins/auth.js'
 import bus from '../plugins/bus.js'
 import engine from '../plugins/engine.js'
@@ -33,8 +34,12 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
     frameworkErrors: (err, _request, reply) => {
       (reply as FastifyReply).code(400).send({ statusCode: 400, code: 'invalid_request', error: 'Bad Request', message: err.message })
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // query strings, params and headers arrive as text and are coerced; JSON bodies are taken as sent
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false })
+  const exact = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false })
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? exact : coercing).compile(schema))
 
   await app.register(errors)
   await app.register(swagger)

@@ -105,6 +105,7 @@ t.test('POST /messages: bodies that break the schema', async (t) => {
     ['empty content', { content: '' }],
     ['content of 32769 chars', { content: 'a'.repeat(32769) }],
     ['content null', { content: null }],
+    ['content a number (bodies are not coerced)', { content: 42 }],
     ['content an object', { content: { text: 'hi' } }],
     ['extra field', { content: 'hi', user_id: 'bob' }],
     ['another extra field', { content: 'hi', priority: 1 }],
