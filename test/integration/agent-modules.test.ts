@@ -175,7 +175,7 @@ t.test('tool failures: each call gets exactly one tool_completed with its status
     { type: 'tool_executing', seq: 2, data: { ...call(1, 'echo'), parameters: { text: 42 } } },
     { type: 'tool_completed', seq: 3, data: { ...call(1, 'echo'), status: 'error', error: invalid } },
     { type: 'tool_executing', seq: 4, data: { ...call(2, 'exploder'), parameters: {} } },
-    { type: 'tool_completed', seq: 5, data: { ...call(2, 'exploder'), status: 'error', error: { code: 'agent_error', message: 'kaboom' } } },
+    { type: 'tool_completed', seq: 5, data: { ...call(2, 'exploder'), status: 'error', error: { code: 'tool_error', message: 'kaboom' } } },
     { type: 'tool_executing', seq: 6, data: { ...call(3, 'staller'), parameters: {} } },
     { type: 'tool_completed', seq: 7, data: { ...call(3, 'staller'), status: 'timeout', error: timeout } },
     { type: 'tool_executing', seq: 8, data: { ...call(4, 'missing_tool'), parameters: {} } },

@@ -166,9 +166,9 @@ t.test('a throwing tool: status error; the agent gets the tool\'s own error', as
   t.strictSame(await h.run('a2'), { result: { failed: { code: 'upstream_down', message: 'the upstream is down', isRunFailure: false } } })
   t.strictSame(await h.run('a3'), { result: { failed: { code: 'Not A Code', message: '', isRunFailure: false } } })
   t.strictSame(h.toolEvents().filter((e) => e.type === 'tool_completed'), [
-    { type: 'tool_completed', tool_name: 'plain', status: 'error', error: { code: 'agent_error', message: 'kaboom' } },
+    { type: 'tool_completed', tool_name: 'plain', status: 'error', error: { code: 'tool_error', message: 'kaboom' } },
     { type: 'tool_completed', tool_name: 'coded', status: 'error', error: { code: 'upstream_down', message: 'the upstream is down' } },
-    { type: 'tool_completed', tool_name: 'odd', status: 'error', error: { code: 'agent_error', message: 'the agent failed' } }
+    { type: 'tool_completed', tool_name: 'odd', status: 'error', error: { code: 'tool_error', message: 'the tool failed' } }
   ])
 })
 

@@ -18,11 +18,11 @@ export const cancelled = (reason = 'cancelled') => new RunFailure('cancelled', r
 export const timedOut = (what: string, ms: number) => new RunFailure('timeout', `${what} timed out after ${ms} ms`)
 
 /** The `{code, message}` a client sees: our own codes pass, anything else is opaque. */
-export function toErrorBody (err: unknown): ErrorBody {
+export function toErrorBody (err: unknown, fallback: 'agent_error' | 'tool_error' = 'agent_error'): ErrorBody {
   if (err instanceof RunFailure) return { code: err.code, message: err.message }
   const e = err as { code?: unknown, message?: unknown } | undefined
-  const code = typeof e?.code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(e.code) ? e.code : 'agent_error'
-  const message = typeof e?.message === 'string' && e.message ? e.message.slice(0, 1000) : 'the agent failed'
+  const code = typeof e?.code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(e.code) ? e.code : fallback
+  const message = typeof e?.message === 'string' && e.message ? e.message.slice(0, 1000) : fallback === 'tool_error' ? 'the tool failed' : 'the agent failed'
   return { code, message }
 }
 

@@ -74,7 +74,7 @@ export async function callTool (
       ? (callSignal.signal.reason instanceof RunFailure && callSignal.signal.reason.code === 'timeout' ? 'timeout' : 'cancelled')
       : 'error'
     const failure = callSignal.signal.aborted ? callSignal.signal.reason : err
-    await complete(status, { error: toErrorBody(failure) })
+    await complete(status, { error: toErrorBody(failure, 'tool_error') })
     throw failure
   } finally {
     callSignal.dispose()
