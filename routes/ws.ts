@@ -18,6 +18,11 @@ function originAllowed (request: FastifyRequest, allowed: string[] | undefined):
 
 const MAX_DELAY = 2 ** 31 - 1
 
+/** A followed run; `stopped` also silences a follow still replaying when it is replaced or dropped. */
+interface Follow { stopped: boolean, handle?: { stop(): void } }
+/** A watched thread; `ready` settles with whether the thread is this user's. */
+interface Watch { stopped: boolean, ready: Promise<boolean>, off?: () => Promise<void> }
+
 /** WebSocket `/ws` (CONTRACT §4): authenticated before the upgrade, frames checked one by one. */
 const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
   const { allowedOrigins, limits } = opts.config
@@ -43,8 +48,8 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
     const identity = request.identity as Identity
     const connection_id = randomUUID()
     const user = UserExecutionContext.create({ user_id: identity.user_id, request_id: request.id, connection_id, log: request.log })
-    const runs = new Map<string, { stop(): void } | null>()
-    const threads = new Map<string, () => Promise<void>>()
+    const runs = new Map<string, Follow>()
+    const threads = new Map<string, Watch>()
     let open = true
 
     const send = (frame: unknown) => { if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame)) }
@@ -61,14 +66,33 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
     const fail = (frame: { id?: unknown }, code: string, message: string) =>
       send({ type: 'error', ...replyTo(frame), data: { code, message } })
 
+    const stopFollow = (follow: Follow | undefined) => {
+      if (!follow) return
+      follow.stopped = true
+      follow.handle?.stop()
+    }
+
     async function followRun (runId: string, afterSeq: number, onSubscribed?: (lastSeq: number) => void) {
-      if (runs.has(runId)) { runs.get(runId)?.stop(); runs.delete(runId) }
-      runs.set(runId, null)
-      const handle = await app.feed.follow(target, runId, afterSeq, onSubscribed)
-      if (!handle) { runs.delete(runId); return false }
-      if (!open || !runs.has(runId)) handle.stop()
-      else runs.set(runId, handle)
+      stopFollow(runs.get(runId))
+      const follow: Follow = { stopped: false }
+      runs.set(runId, follow)
+      // two overlapping follows of one run would each send every event: only the latest may send
+      const handle = await app.feed.follow({ user_id: target.user_id, send: (json) => { if (!follow.stopped) target.send(json) } }, runId, afterSeq, onSubscribed)
+      if (!handle) {
+        if (runs.get(runId) === follow) runs.delete(runId)
+        return false
+      }
+      if (!open || follow.stopped) handle.stop()
+      else follow.handle = handle
       return true
+    }
+
+    async function dropWatch (threadId: string, watch: Watch) {
+      watch.stopped = true
+      if (threads.get(threadId) === watch) threads.delete(threadId)
+      const off = watch.off
+      watch.off = undefined
+      await off?.()
     }
 
     async function handle (frame: ClientFrame) {
@@ -85,12 +109,21 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
           return subscribeThread(frame)
         case 'unsubscribe':
           if ('run_id' in frame) {
-            runs.get(frame.run_id)?.stop()
+            stopFollow(runs.get(frame.run_id))
             runs.delete(frame.run_id)
             return send({ type: 'unsubscribed', ...replyTo(frame), run_id: frame.run_id })
           }
-          await threads.get(frame.thread_id)?.()
-          threads.delete(frame.thread_id)
+          {
+            const watch = threads.get(frame.thread_id)
+            if (watch) {
+              // a subscribe still under way answers first, then this unsubscribe undoes it; a
+              // subscribe after this one makes a new watch
+              threads.delete(frame.thread_id)
+              watch.stopped = true
+              await watch.ready
+              await dropWatch(frame.thread_id, watch)
+            }
+          }
           return send({ type: 'unsubscribed', ...replyTo(frame), thread_id: frame.thread_id })
         case 'message': {
           const { type: _t, id: _i, ...req } = frame
@@ -108,18 +141,36 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
 
     async function subscribeThread (frame: { id?: unknown, thread_id: string }) {
       const { thread_id } = frame
-      if (threads.has(thread_id)) return send({ type: 'subscribed', ...replyTo(frame), thread_id })
-      // watch first, then read: a run started in between is announced, not missed
-      const off = await app.feed.watchThread(thread_id, (runId) => { if (!runs.has(runId)) followRun(runId, 0).catch((err) => request.log.error({ err }, 'following a thread run failed')) })
-      const thread = await app.store.getThread(user.user_id, thread_id)
+      const pending = threads.get(thread_id)
+      if (pending) {
+        // a second subscribe answers like the first and adds no second watch
+        if (await pending.ready) send({ type: 'subscribed', ...replyTo(frame), thread_id })
+        else fail(frame, 'not_found', 'thread not found')
+        return
+      }
+      let settle: (mine: boolean) => void = () => {}
+      const watch: Watch = { stopped: false, ready: new Promise((resolve) => { settle = resolve }) }
+      threads.set(thread_id, watch)
+      let thread
+      try {
+        // watch first, then read: a run started in between is announced, not missed
+        watch.off = await app.feed.watchThread(thread_id, (runId) => {
+          if (!watch.stopped && !runs.has(runId)) followRun(runId, 0).catch((err) => request.log.error({ err }, 'following a thread run failed'))
+        })
+        thread = await app.store.getThread(user.user_id, thread_id)
+      } catch (err) {
+        settle(false)
+        await dropWatch(thread_id, watch)
+        throw err
+      }
+      settle(thread !== undefined)
       if (!thread || !open) {
-        await off()
+        await dropWatch(thread_id, watch)
         if (!thread) fail(frame, 'not_found', 'thread not found')
         return
       }
-      threads.set(thread_id, off)
       send({ type: 'subscribed', ...replyTo(frame), thread_id })
-      if (thread.active_run_id && !runs.has(thread.active_run_id)) await followRun(thread.active_run_id, 0)
+      if (!watch.stopped && thread.active_run_id && !runs.has(thread.active_run_id)) await followRun(thread.active_run_id, 0)
     }
 
     // attached before any await, so no frame is missed
@@ -146,9 +197,9 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
     socket.on('close', () => {
       open = false
       clearTimeout(expiry)
-      for (const h of runs.values()) h?.stop()
+      for (const follow of runs.values()) stopFollow(follow)
       runs.clear()
-      for (const off of threads.values()) off().catch(() => {})
+      for (const [threadId, watch] of threads) dropWatch(threadId, watch).catch(() => {})
       threads.clear()
     })
     watchHeartbeat(socket)
