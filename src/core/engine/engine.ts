@@ -3,7 +3,7 @@ import { threadChannel } from '../../bus/types.js'
 import { Errors } from '../../errors.js'
 import type { Run, RunFinish, Store } from '../../store/types.js'
 import type { UserExecutionContext, Logger, RunScope } from '../context.js'
-import { now, type ErrorBody } from '../events.js'
+import { now, type ErrorBody, type EventInput } from '../events.js'
 import type { AgentRegistry } from '../registry.js'
 import { runAgent, type RunLimits } from './agent-runner.js'
 import { RunFailure, cancelled, toErrorBody } from './failures.js'
@@ -134,36 +134,40 @@ export function createEngine (opts: EngineOptions) {
     const timer = setTimeout(() => scope.abort(new RunFailure('timeout', `run timed out after ${limits.runTimeoutMs} ms`, false)), limits.runTimeoutMs)
     timer.unref()
     scope.onCleanup(() => clearTimeout(timer))
-    let finish: RunFinish
     try {
       if (scope.signal.aborted) throw scope.signal.reason
       await store.markRunning(run.run_id)
       const result = await runAgent({ scope, emitter, registry, limits, content: entry.content }, run.agent, run.input ?? {})
-      await emitter.emit({ type: 'run_completed', data: { result, timestamp: now() } })
-      finish = { status: 'completed', result, answer: answerOf(result) }
+      await finishWith(emitter, { type: 'run_completed', data: { result, timestamp: now() } }, { status: 'completed', result, answer: answerOf(result) })
     } catch (err) {
       const reason = scope.signal.aborted ? scope.signal.reason : err
       if (!(reason instanceof RunFailure)) scope.log.error({ err: reason }, 'run failed')
-      finish = await endAbnormally(emitter, reason)
+      await endAbnormally(emitter, reason)
     }
-    await record(entry, finish)
+    await release(entry)
   }
 
-  /** Stores the end of a run and releases everything it held. */
-  async function record (entry: ActiveRun, finish: RunFinish) {
+  /** The run's terminal event; the run row is finished after the event is stored, before it is published. */
+  async function finishWith (emitter: RunEmitter, terminal: EventInput, finish: RunFinish) {
+    try {
+      await emitter.emit(terminal, () => store.finishRun(emitter.runId, finish))
+    } catch (err) {
+      opts.log.error({ err, run_id: emitter.runId }, 'could not record the end of a run')
+    }
+  }
+
+  /** Releases everything a run held, once its events are all stored. */
+  async function release (entry: ActiveRun) {
     try {
       await entry.emitter.settled()
-      await store.finishRun(entry.run.run_id, finish)
-    } catch (err) {
-      entry.scope.log.error({ err }, 'could not record the end of a run')
     } finally {
       active.delete(entry.run.run_id)
       await entry.scope.cleanup()
     }
   }
 
-  /** Closes whatever is still open, then the run's one terminal event for `reason`. */
-  async function endAbnormally (emitter: RunEmitter, reason: unknown): Promise<RunFinish> {
+  /** Closes whatever is still open, then ends the run with its one terminal event for `reason`. */
+  async function endAbnormally (emitter: RunEmitter, reason: unknown): Promise<void> {
     const error: ErrorBody = toErrorBody(reason)
     const isCancel = reason instanceof RunFailure && reason.code === 'cancelled'
     try {
@@ -174,12 +178,11 @@ export function createEngine (opts: EngineOptions) {
       for (const a of emitter.openAgents) {
         await emitter.emit({ type: 'agent_error', data: { agent_id: a.agent_id, agent_name: a.name, error, retryable: false, attempt: a.attempt, timestamp: now() } })
       }
-      if (isCancel) await emitter.emit({ type: 'run_cancelled', data: { reason: error.message, timestamp: now() } })
-      else await emitter.emit({ type: 'run_failed', data: { error, timestamp: now() } })
     } catch (err) {
-      opts.log.error({ err }, 'could not emit the end of a run')
+      opts.log.error({ err }, 'could not close the open agents and tools of a run')
     }
-    return isCancel ? { status: 'cancelled', error } : { status: 'failed', error }
+    if (isCancel) await finishWith(emitter, { type: 'run_cancelled', data: { reason: error.message, timestamp: now() } }, { status: 'cancelled', error })
+    else await finishWith(emitter, { type: 'run_failed', data: { error, timestamp: now() } }, { status: 'failed', error })
   }
 
   async function cancel (user: UserExecutionContext, runId: string) {
@@ -192,7 +195,8 @@ export function createEngine (opts: EngineOptions) {
       // a run that never started ends here, without starting
       if (!entry.started && !wasAborted) {
         scheduler.dequeue(run.user_id, runId)
-        await record(entry, await endAbnormally(entry.emitter, entry.scope.signal.reason))
+        await endAbnormally(entry.emitter, entry.scope.signal.reason)
+        await release(entry)
         entry.ended()
       }
       await entry.done
@@ -209,19 +213,17 @@ export function createEngine (opts: EngineOptions) {
       const log = opts.log.child({ run_id: run.run_id, user_id: run.user_id })
       const emitter = new RunEmitter(run, { store, bus, log }, history)
       const last = history.at(-1)
-      let finish: RunFinish
       if (emitter.ended && last) {
         // the terminal event was stored, only the run row was not updated
         const d = last.data as { result?: unknown, error?: ErrorBody }
-        finish = last.type === 'run_completed'
+        await store.finishRun(run.run_id, last.type === 'run_completed'
           ? { status: 'completed', result: d.result, answer: answerOf(d.result) }
-          : { status: last.type === 'run_cancelled' ? 'cancelled' : 'failed', error: d.error ?? { code: 'cancelled', message: 'cancelled' } }
+          : { status: last.type === 'run_cancelled' ? 'cancelled' : 'failed', error: d.error ?? { code: 'cancelled', message: 'cancelled' } })
       } else {
-        finish = await endAbnormally(emitter, new RunFailure('interrupted', 'the process running this run stopped', false))
+        await endAbnormally(emitter, new RunFailure('interrupted', 'the process running this run stopped', false))
       }
       await emitter.settled()
-      await store.finishRun(run.run_id, finish)
-      log.warn({ status: finish.status }, 'ended a run left unfinished by a previous process')
+      log.warn('ended a run left unfinished by a previous process')
     }
     return runs.length
   }
@@ -239,7 +241,8 @@ export function createEngine (opts: EngineOptions) {
       a.scope.abort(new RunFailure('interrupted', 'the server is shutting down', false))
       if (!a.started) {
         scheduler.dequeue(a.run.user_id, a.run.run_id)
-        await record(a, await endAbnormally(a.emitter, a.scope.signal.reason))
+        await endAbnormally(a.emitter, a.scope.signal.reason)
+        await release(a)
         a.ended()
       }
     }

@@ -21,6 +21,7 @@ export class RunEmitter {
   readonly #log: Logger
   #seq: number
   #pending: RunEvent[] = []
+  #afterStore: Array<() => Promise<void>> = []
   #flushing: Promise<void> | undefined
   #chain: Promise<void> = Promise.resolve()
   #terminal = false
@@ -40,6 +41,7 @@ export class RunEmitter {
     for (const e of history) { this.#check(e as EventInput); this.#apply(e as EventInput); this.#seq = e.seq }
   }
 
+  get runId () { return this.#ids.run_id }
   get seq () { return this.#seq }
   get ended () { return this.#terminal }
   /** open agents and tool calls, so a run ending abnormally can close them first */
@@ -48,9 +50,11 @@ export class RunEmitter {
 
   /**
    * Queues one event; resolves once it is stored and published. Throws ContractViolation at once
-   * for an event that breaks the run's state machine; rejects if the store fails.
+   * for an event that breaks the run's state machine; rejects if the store fails. `afterStore`
+   * runs once the event is stored and before anyone sees it (the run's end is recorded there,
+   * so a client that sees the terminal event finds the run and its thread already finished).
    */
-  emit (input: EventInput): Promise<void> {
+  emit (input: EventInput, afterStore?: () => Promise<void>): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure)
     this.#check(input)
     const event = { type: input.type, seq: this.#seq + 1, ...this.#ids, data: input.data } as RunEvent
@@ -60,6 +64,7 @@ export class RunEmitter {
     this.#apply(input)
     this.#seq = event.seq
     this.#pending.push(event)
+    if (afterStore) this.#afterStore.push(afterStore)
     this.#flushing ??= this.#scheduleFlush()
     return this.#flushing
   }
@@ -74,8 +79,11 @@ export class RunEmitter {
     const run = this.#chain.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(async () => {
       this.#flushing = undefined
       const batch = this.#pending
+      const after = this.#afterStore
       this.#pending = []
+      this.#afterStore = []
       await this.#store.appendEvents(batch)
+      for (const fn of after) await fn()
       for (const e of batch) await this.#bus.publish(runChannel(e.run_id), JSON.stringify(e))
     })
     this.#chain = run.catch((err: Error) => {
