@@ -35,7 +35,9 @@ export default fp(async (app) => {
     const retryAfter = (err as { retryAfter?: number }).retryAfter
     if (code === 'rate_limited') reply.header('retry-after', String(retryAfter ?? 1))
     const message = code === 'internal' ? 'internal error' : err.validation ? `${err.validationContext ?? 'body'}${err.message.replace(/^(body|querystring|params)/, '')}` : err.message
-    return reply.code(status).send({ statusCode: status, code, error: STATUS_CODES[status], message })
+    // a refused upload lists its bad rows: `errors: [{ line, reason }]` next to the message
+    const rows = code === 'invalid_request' && !err.validation ? (err as { errors?: unknown }).errors : undefined
+    return reply.code(status).send({ statusCode: status, code, error: STATUS_CODES[status], message, ...(Array.isArray(rows) && { errors: rows }) })
   })
   app.setNotFoundHandler((request, reply) => {
     return reply.code(404).send({ statusCode: 404, code: 'not_found', error: 'Not Found', message: `route ${request.method} ${request.url.split('?')[0]} not found` })

@@ -18,6 +18,7 @@ import meRoutes from '../routes/me.js'
 import messageRoutes from '../routes/messages.js'
 import runRoutes from '../routes/runs.js'
 import threadRoutes from '../routes/threads.js'
+import usageRoutes from '../routes/usage.js'
 import wsRoutes from '../routes/ws.js'
 import type { Config } from './config.js'
 
@@ -59,6 +60,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
   await app.register(threadRoutes)
   await app.register(runRoutes)
   await app.register(meRoutes)
+  await app.register(usageRoutes, { config })
   await app.register(wsRoutes, { config })
   return app
 }

@@ -48,7 +48,11 @@ export const EnvSchema = Type.Object({
   /** time running runs get to finish on SIGTERM */
   SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000),
   /** HTTP body limit for everything but message content, bytes */
-  BODY_LIMIT_BYTES: Int(1024, 64 * 1024 * 1024, 1024 * 1024)
+  BODY_LIMIT_BYTES: Int(1024, 64 * 1024 * 1024, 1024 * 1024),
+  /** body limit of a usage upload (POST /usage), bytes */
+  USAGE_MAX_BYTES: Int(1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
+  /** rows one usage upload may hold */
+  USAGE_MAX_ROWS: Int(1, 10_000_000, 100_000)
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -85,6 +89,8 @@ export interface Config {
     wsMaxBufferedBytes: number
     shutdownGraceMs: number
     bodyLimitBytes: number
+    usageMaxBytes: number
+    usageMaxRows: number
   }
 }
 
@@ -160,7 +166,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       wsHeartbeatMs: e.WS_HEARTBEAT_MS,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-      bodyLimitBytes: e.BODY_LIMIT_BYTES
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      usageMaxBytes: e.USAGE_MAX_BYTES,
+      usageMaxRows: e.USAGE_MAX_ROWS
     }
   }
 }

@@ -55,6 +55,21 @@ export interface Database {
     expires_at: number
     token_exp: BigInt8
   }
+  usage_records: {
+    user_id: string
+    request_id: string
+    timestamp: string
+    provider: string
+    model: string
+    input_tokens: BigInt8
+    output_tokens: BigInt8
+    cached_tokens: ColumnType<number | string | null, number | null, number | null>
+    cost_usd: number
+    latency_ms: number | null
+    feature: string | null
+    prompt_hash: string | null
+    requests: number | null
+  }
 }
 
 export type Dialect = 'sqlite' | 'postgres'

@@ -4,8 +4,8 @@ import type { RunEvent } from '../core/events.js'
 import { Errors } from '../errors.js'
 import { openDatabase, type Database, type Dialect } from './database.js'
 import { migrationProvider } from './migrations/index.js'
-import { decodeCursor, encodeCursor, threadTitle, toJson, toMessage, toRun, toThread } from './rows.js'
-import { ACTIVE_STATUSES, type RunStatus, type Store } from './types.js'
+import { decodeCursor, encodeCursor, threadTitle, toJson, toMessage, toRun, toThread, toUsageRecord, toUsageRow } from './rows.js'
+import { ACTIVE_STATUSES, type RunStatus, type Store, type UsageGroup, type UsageRange } from './types.js'
 
 export interface StoreOptions {
   /** the clock of resource timestamps; tests pin it */
@@ -30,6 +30,12 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
   }
   const iso = () => now().toISOString()
   const { runMs, toolStatus } = dialectSql(dialect)
+  const usageIn = (userId: string, { from, to }: UsageRange) => {
+    let query = db.selectFrom('usage_records').where('user_id', '=', userId)
+    if (from !== undefined) query = query.where('timestamp', '>=', from)
+    if (to !== undefined) query = query.where('timestamp', '<', to)
+    return query
+  }
 
   return {
     dialect,
@@ -224,6 +230,48 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       return { user_id: row.user_id, token_exp: Number(row.token_exp) }
     },
 
+    async importUsage (userId, records, opts = {}) {
+      return await db.transaction().execute(async (trx) => {
+        if (opts.replace) await trx.deleteFrom('usage_records').where('user_id', '=', userId).execute()
+        let inserted = 0
+        for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+          const result = await trx.insertInto('usage_records')
+            .values(records.slice(i, i + INSERT_CHUNK).map((r) => toUsageRow(userId, r)))
+            .onConflict((oc) => oc.columns(['user_id', 'request_id']).doNothing())
+            .executeTakeFirst()
+          inserted += Number(result.numInsertedOrUpdatedRows ?? 0)
+        }
+        return { inserted, duplicates: records.length - inserted }
+      })
+    },
+
+    async listUsage (userId, range = {}) {
+      const rows = await usageIn(userId, range).selectAll().orderBy('timestamp').orderBy('request_id').execute()
+      return rows.map(toUsageRecord)
+    },
+
+    async usageTotals (userId, range = {}) {
+      const [all, byProvider, byModel] = await Promise.all([
+        usageIn(userId, range)
+          .select((eb) => [eb.fn.min('timestamp').as('from'), eb.fn.max('timestamp').as('to'), ...usageSums])
+          .executeTakeFirstOrThrow(),
+        usageIn(userId, range).select(['provider', ...usageSums]).groupBy('provider').execute(),
+        usageIn(userId, range).select(['provider', 'model', ...usageSums]).groupBy(['provider', 'model']).execute()
+      ])
+      return {
+        ...toSums(all),
+        from: all.from ?? null,
+        to: all.to ?? null,
+        by_provider: byProvider.map((g) => ({ provider: g.provider, ...toSums(g) })).sort(byCost),
+        by_model: byModel.map((g) => ({ provider: g.provider, model: g.model, ...toSums(g) })).sort(byCost)
+      }
+    },
+
+    async deleteUsage (userId) {
+      const result = await db.deleteFrom('usage_records').where('user_id', '=', userId).executeTakeFirst()
+      return Number(result.numDeletedRows)
+    },
+
     async ping () {
       await sql`select 1`.execute(db)
     },
@@ -232,6 +280,35 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       await db.destroy()
     }
   }
+}
+
+/** The sums every usage total reports; Postgres hands sums of bigint back as strings. */
+const usageSums = [
+  sql<number>`count(*)`.as('records'),
+  sql<number | string | null>`sum(coalesce(requests, 1))`.as('requests'),
+  sql<number | string | null>`sum(input_tokens)`.as('input_tokens'),
+  sql<number | string | null>`sum(output_tokens)`.as('output_tokens'),
+  sql<number | string | null>`sum(coalesce(cached_tokens, 0))`.as('cached_tokens'),
+  sql<number | null>`sum(cost_usd)`.as('cost_usd')
+] as const
+
+type Sums = Record<'records' | 'requests' | 'input_tokens' | 'output_tokens' | 'cached_tokens' | 'cost_usd', number | string | null>
+
+function toSums (s: Sums): Omit<UsageGroup, 'provider' | 'model'> {
+  return {
+    records: Number(s.records),
+    requests: Number(s.requests ?? 0),
+    input_tokens: Number(s.input_tokens ?? 0),
+    output_tokens: Number(s.output_tokens ?? 0),
+    cached_tokens: Number(s.cached_tokens ?? 0),
+    cost_usd: Number(s.cost_usd ?? 0)
+  }
+}
+
+/** Largest cost first; ties by provider then model, in code so both dialects agree on the order. */
+function byCost (a: UsageGroup, b: UsageGroup): number {
+  const key = (g: UsageGroup) => `${g.provider}\u0000${g.model ?? ''}`
+  return b.cost_usd - a.cost_usd || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
 }
 
 /**

@@ -1,4 +1,6 @@
+import type { Insertable, Selectable } from 'kysely'
 import { Errors } from '../errors.js'
+import type { UsageRecord } from '../tools/usage-data.js'
 import type { Database } from './database.js'
 import type { Message, Run, RunStatus, Thread } from './types.js'
 
@@ -71,4 +73,40 @@ export function decodeCursor (cursor: string): [string, string] {
     return [key[0], key[1]]
   }
   throw new Errors.InvalidRequest('invalid cursor')
+}
+
+export function toUsageRow (userId: string, r: UsageRecord): Insertable<Database['usage_records']> {
+  return {
+    user_id: userId,
+    request_id: r.request_id,
+    timestamp: r.timestamp,
+    provider: r.provider,
+    model: r.model,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cached_tokens: r.cached_tokens ?? null,
+    cost_usd: r.cost_usd,
+    latency_ms: r.latency_ms ?? null,
+    feature: r.feature ?? null,
+    prompt_hash: r.prompt_hash ?? null,
+    requests: r.requests ?? null
+  }
+}
+
+/** A stored record as it was imported: absent optional fields stay absent. */
+export function toUsageRecord (r: Selectable<Database['usage_records']>): UsageRecord {
+  return {
+    timestamp: r.timestamp,
+    provider: r.provider,
+    model: r.model,
+    input_tokens: Number(r.input_tokens),
+    output_tokens: Number(r.output_tokens),
+    ...(r.cached_tokens !== null && { cached_tokens: Number(r.cached_tokens) }),
+    cost_usd: r.cost_usd,
+    ...(r.latency_ms !== null && { latency_ms: r.latency_ms }),
+    ...(r.feature !== null && { feature: r.feature }),
+    request_id: r.request_id,
+    ...(r.prompt_hash !== null && { prompt_hash: r.prompt_hash }),
+    ...(r.requests !== null && { requests: r.requests })
+  }
 }

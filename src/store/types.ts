@@ -1,4 +1,5 @@
 import type { RunEvent } from '../core/events.js'
+import type { UsageRecord } from '../tools/usage-data.js'
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running']
@@ -65,6 +66,38 @@ export interface UserStats {
 
 export interface Page<T> { items: T[], next_cursor: string | null }
 
+/** A time range of usage records, `from` ≤ timestamp < `to`, ISO-8601 UTC as `toISOString` writes it; either end may be open. */
+export interface UsageRange { from?: string, to?: string }
+
+export interface UsageImport {
+  inserted: number
+  /** records whose request_id this user has already (or that repeat one earlier in the same import) */
+  duplicates: number
+}
+
+/** Sums over a group of usage records; `cost_usd` is unrounded. */
+export interface UsageGroup {
+  provider: string
+  /** absent in the per-provider groups */
+  model?: string
+  records: number
+  /** each record counts its `requests`, 1 when absent */
+  requests: number
+  input_tokens: number
+  output_tokens: number
+  cached_tokens: number
+  cost_usd: number
+}
+
+export interface UsageTotals extends Omit<UsageGroup, 'provider' | 'model'> {
+  /** first and last timestamp; null when there are no records */
+  from: string | null
+  to: string | null
+  /** largest cost first, ties by name */
+  by_provider: UsageGroup[]
+  by_model: Array<UsageGroup & { model: string }>
+}
+
 /**
  * Everything agentwire keeps. Every read of user data takes the user id and filters by it:
  * another user's row looks exactly like a missing one. Methods without a user id are the
@@ -94,6 +127,17 @@ export interface Store {
   createTicket (t: { ticket: string, user_id: string, expires_at: number, token_exp: number }): Promise<void>
   /** deletes and returns the ticket if it exists and is not expired (epoch seconds) */
   consumeTicket (ticket: string, nowS: number): Promise<{ user_id: string, token_exp: number } | undefined>
+
+  /**
+   * Adds usage records in one transaction: all or nothing. A request_id the user has already is
+   * skipped and counted as a duplicate. `replace` first deletes the user's records, in the same transaction.
+   */
+  importUsage (userId: string, records: readonly UsageRecord[], opts?: { replace?: boolean }): Promise<UsageImport>
+  /** this user's usage records in the range, oldest first (ties by request_id) */
+  listUsage (userId: string, range?: UsageRange): Promise<UsageRecord[]>
+  usageTotals (userId: string, range?: UsageRange): Promise<UsageTotals>
+  /** deletes all of this user's usage records; resolves with how many there were */
+  deleteUsage (userId: string): Promise<number>
 
   ping (): Promise<void>
   close (): Promise<void>

@@ -1,8 +1,11 @@
 import type { ToolContext } from '../core/registry.js'
 import { roundTo } from './money.js'
-import { costOf, priceOf, type Tier, type TokenCounts } from './prices.js'
+import { costOf, priceOf, PRICES_2025_07_01, type Tier, type TokenCounts } from './prices.js'
 
-/** One LLM request as a team's usage log records it. */
+/**
+ * One LLM request as a team's usage log records it, or, with `requests`, an aggregate of that many
+ * requests (an hourly export line): tokens and cost are then totals, latency the mean per request.
+ */
 export interface UsageRecord {
   /** ISO-8601 UTC */
   readonly timestamp: string
@@ -17,6 +20,8 @@ export interface UsageRecord {
   readonly feature?: string
   readonly request_id: string
   readonly prompt_hash?: string
+  /** how many requests this record stands for; absent means 1 */
+  readonly requests?: number
 }
 
 /** Where a tool reads the records of the user it runs for. */
@@ -27,6 +32,7 @@ export type SampleProfile = 'team'
 /** The bundled sample, for users who have not uploaded their own usage. */
 export const sampleSource: UsageSource = () => sampleUsage()
 
+/** Priced with the catalogue of its month (version 1), so a newer catalogue does not change it. */
 export function sampleUsage (profile: SampleProfile = 'team'): readonly UsageRecord[] {
   return SAMPLES[profile]
 }
@@ -97,7 +103,7 @@ function generate (profile: readonly FeatureProfile[], seed: number): readonly U
       const n = Math.round(f.per_weekday * load * spike * (0.85 + 0.3 * rng()))
       for (let i = 0; i < n; i++) {
         const model = pick(f.models)
-        const price = priceOf(model)
+        const price = priceOf(model, PRICES_2025_07_01)
         const hour = rng() < 0.8 ? between(8, 18) : between(0, 23)
         const at = dayStart + ((hour * 60 + between(0, 59)) * 60 + between(0, 59)) * 1000
         const input = between(f.input[0], f.input[1])
@@ -112,7 +118,7 @@ function generate (profile: readonly FeatureProfile[], seed: number): readonly U
           provider: price.provider,
           model,
           ...tokens,
-          cost_usd: roundTo(costOf(model, tokens), 6),
+          cost_usd: roundTo(costOf(model, tokens, PRICES_2025_07_01), 6),
           latency_ms: Math.round(latency.base + output * latency.per_output_token + input * 0.02 + 200 * rng()),
           feature: f.feature,
           prompt_hash: pool.length ? pool[Math.floor(rng() * pool.length)] : hash()

@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely'
 import * as initial from './001-initial.js'
+import * as usage from './002-usage.js'
 
 /** Migrations listed in code, not scanned from disk, so the same list works from src/ and dist/. */
 const migrations: Record<string, Migration> = {
-  '001-initial': initial
+  '001-initial': initial,
+  '002-usage': usage
 }
 
 export const migrationProvider: MigrationProvider = {
