@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { builtinModule } from '../src/agents/index.js'
+import { createBuiltinModule } from '../src/agents/index.js'
 import type { Config } from '../src/config.js'
 import { AgentRegistry } from '../src/core/registry.js'
 
@@ -8,6 +8,8 @@ declare module 'fastify' {
 }
 
 export default fp(async (app, opts: { config: Config }) => {
-  const registry = await new AgentRegistry().register(builtinModule).load(opts.config.agentModules)
+  // the pack's tools read the usage records of the user each run belongs to
+  const builtin = createBuiltinModule((ctx) => app.store.listUsage(ctx.user_id))
+  const registry = await new AgentRegistry().register(builtin).load(opts.config.agentModules)
   app.decorate('registry', registry)
-}, { name: 'registry' })
+}, { name: 'registry', dependencies: ['store'] })

@@ -1,96 +1,127 @@
 import { defineAgent } from '../core/registry.js'
-import type { BreakdownRow, CostDriver, CostDrivers, UsageSummary } from '../tools/usage-stats.js'
-import { count, pct, usd, usdFine } from './format.js'
-
-const DRIVERS = 5
-const TOP_MODELS = 5
-const PROVIDER_WORDS: Record<string, RegExp> = {
-  openai: /\b(openai|gpt)/i,
-  anthropic: /\b(anthropic|claude)/i,
-  google: /\b(google|gemini)/i
-}
+import type { Spike } from '../tools/anomalies.js'
+import type { ForecastHorizon } from '../tools/forecast.js'
+import type { Recommendation } from '../tools/recommendation.js'
+import type { Period } from '../tools/usage-stats.js'
+import type { ActionPlan, Phase } from './actions.js'
+import type { DataResult } from './data.js'
+import type { Report, ReportInput } from './reporting.js'
+import type { DayRange } from './schemas.js'
+import type { Entities, Intent, TriageResult } from './triage.js'
 
 export interface SupervisorResult {
+  /** the final answer, Markdown */
   answer: string
-  total_cost_usd: number
-  top_models: Array<{ model: string, cost_usd: number, requests: number, share: number }>
-  top_drivers: CostDriver[]
+  intent: Intent
+  confidence: TriageResult['confidence']
+  has_data: boolean
+  entities: Entities
+  /** the sub-agents that ran, in the order they were started */
+  agents: string[]
+  /** sub-agents that failed; the answer says what is missing */
+  failed: string[]
+  totals: { period: Period, total_cost_usd: number, total_requests: number, monthly_run_rate_usd: number } | null
+  /** largest monthly savings first */
+  recommendations: Recommendation[]
+  anomalies?: Spike[]
+  forecast?: ForecastHorizon[]
+  plan?: Phase[]
+  /** without data: where to send it, or how to load the sample */
+  upload?: { method: 'POST', path: '/usage', formats: string[] }
+  sample?: { method: 'POST', path: '/usage/sample' }
 }
 
+/**
+ * The default agent. Its path follows triage, so it calls its sub-agents itself rather than
+ * being a fixed workflow: without data it only explains how to upload; with data it runs `data`
+ * and the analyses the intent needs (in parallel), then `actions` on their findings, then
+ * `reporting` for the answer.
+ */
 export const supervisor = defineAgent<Record<string, unknown>, SupervisorResult>({
   name: 'supervisor',
-  description: 'Answers questions about the team\'s LLM spend: totals, spend by model, the biggest cost drivers, and a focus on the providers, models or features the question names.',
+  description: 'Answers questions about the team\'s LLM spend from their own usage data: where the money goes, how to spend less, what caused a spike, what next month will cost.',
   input_schema: { type: 'object' },
+  output_schema: { type: 'object', properties: { answer: { type: 'string', minLength: 1 } }, required: ['answer'] },
   async run (ctx) {
-    const askedFeatures = /\bfeatures?\b/i.test(ctx.content)
-    const askedProviders = Object.keys(PROVIDER_WORDS).filter((p) => PROVIDER_WORDS[p].test(ctx.content))
-    ctx.think(`I will read the usage records: spend by model, then the top ${DRIVERS} model × feature cost drivers` +
-      (askedFeatures ? ', then spend by feature' : '') +
-      (askedProviders.length ? `, then spend by provider for ${askedProviders.join(', ')}` : '') + '.')
+    ctx.think('First: what the question asks, and whether there is usage data to answer it.')
+    const triage = await ctx.call_agent<TriageResult>('triage', { content: ctx.content })
+    const agents = ['triage']
+    const base = { intent: triage.intent, confidence: triage.confidence, entities: triage.entities }
 
-    const byModel = await ctx.call_tool<UsageSummary>('usage_summary', { group_by: 'model' })
-    const drivers = await ctx.call_tool<CostDrivers>('top_cost_drivers', { limit: DRIVERS })
-    const byFeature = askedFeatures ? await ctx.call_tool<UsageSummary>('usage_summary', { group_by: 'feature' }) : undefined
-    const byProvider = askedProviders.length ? await ctx.call_tool<UsageSummary>('usage_summary', { group_by: 'provider' }) : undefined
+    if (!triage.data.has_data) {
+      ctx.think('No usage records yet: explaining how to upload them, and offering the sample.')
+      const report = await ctx.call_agent<Report>('reporting', { triage })
+      return {
+        answer: report.answer,
+        ...base,
+        has_data: false,
+        agents: [...agents, 'reporting'],
+        failed: [],
+        totals: null,
+        recommendations: [],
+        upload: { method: 'POST', path: '/usage', formats: ['csv', 'ndjson', 'json'] },
+        sample: { method: 'POST', path: '/usage/sample' }
+      }
+    }
 
-    const focus = [
-      ...(byProvider?.breakdown.filter((r) => askedProviders.includes(r.key)).map((r) => focusLine(r, drivers.drivers.filter((d) => d.provider === r.key))) ?? []),
-      ...byModel.breakdown.filter((r) => mentions(ctx.content, r.key)).map((r) => focusLine(r, drivers.drivers.filter((d) => d.model === r.key)))
-    ]
-    const top = drivers.drivers[0]
-    if (top) ctx.think(`Total ${usd(byModel.total_cost_usd)}; the biggest driver is ${top.model} on ${top.feature} at ${pct(top.share)}. Writing the answer.`)
-
+    const range = triage.entities.time_range?.from && triage.entities.time_range.to
+      ? { from: triage.entities.time_range.from, to: triage.entities.time_range.to }
+      : undefined
+    const analyses = triage.agents.filter((a) => a !== 'actions')
+    ctx.think(`Intent: ${triage.intent.replace('_', ' ')}. Running ${analyses.join(', ')}` +
+      (triage.agents.includes('actions') ? ', then actions on the recommendations' : '') + ', then reporting.')
+    const results: Omit<ReportInput, 'triage' | 'failed'> = {}
+    const failed: string[] = []
+    agents.push(...analyses)
+    await Promise.all(analyses.map(async (name) => {
+      try {
+        (results as Record<string, unknown>)[name] = await ctx.call_agent(name, inputFor(name, range, triage))
+      } catch (err) {
+        // the summary is the answer's backbone; any other part may be missing, and the answer says so
+        if (name === 'data' || ctx.signal.aborted) throw err
+        failed.push(name)
+      }
+    }))
+    if (triage.agents.includes('actions') && results.optimization) {
+      agents.push('actions')
+      try {
+        results.actions = await ctx.call_agent<ActionPlan>('actions', {
+          recommendations: results.optimization.recommendations,
+          ...(results.anomaly && { anomalies: results.anomaly.anomalies })
+        })
+      } catch (err) {
+        if (ctx.signal.aborted) throw err
+        failed.push('actions')
+      }
+    }
+    failed.sort()
+    agents.push('reporting')
+    const report = await ctx.call_agent<Report>('reporting', { triage, ...results, failed })
     return {
-      answer: render(byModel, drivers, byFeature, focus),
-      total_cost_usd: byModel.total_cost_usd,
-      top_models: byModel.breakdown.slice(0, TOP_MODELS).map((r) => ({ model: r.key, cost_usd: r.cost_usd, requests: r.requests, share: r.share })),
-      top_drivers: drivers.drivers
+      answer: report.answer,
+      ...base,
+      has_data: true,
+      agents,
+      failed,
+      totals: totals(results.data!, triage),
+      recommendations: results.optimization?.recommendations ?? [],
+      ...(results.anomaly && { anomalies: results.anomaly.anomalies }),
+      ...(results.capacity && { forecast: results.capacity.horizons }),
+      ...(results.actions && { plan: results.actions.phases })
     }
   }
 })
 
-function render (byModel: UsageSummary, drivers: CostDrivers, byFeature: UsageSummary | undefined, focus: string[]): string {
-  if (!byModel.period) return 'There are no usage records yet, so there is no spend to analyse.'
-  const lines = [
-    `## LLM spend, ${byModel.period.from.slice(0, 10)} to ${byModel.period.to.slice(0, 10)}`,
-    '',
-    `**${usd(byModel.total_cost_usd)}** across **${count(byModel.total_requests)}** requests ` +
-      `(${count(byModel.total_input_tokens)} input and ${count(byModel.total_output_tokens)} output tokens).`,
-    ...(focus.length ? ['', '### What you asked about', ...focus.map((f) => `- ${f}`)] : []),
-    '',
-    '### Spend by model',
-    ...table(['Model', 'Cost', 'Requests', 'Share'], byModel.breakdown.map((r) => [r.key, usd(r.cost_usd), count(r.requests), pct(r.share)]))
-  ]
-  if (byFeature) {
-    lines.push('', '### Spend by feature',
-      ...table(['Feature', 'Cost', 'Requests', 'Share'], byFeature.breakdown.map((r) => [r.key, usd(r.cost_usd), count(r.requests), pct(r.share)])))
-  }
-  lines.push('', `### Top ${drivers.drivers.length} cost drivers (model × feature)`,
-    ...table(['Model', 'Feature', 'Cost', 'Requests', 'Per request', 'Share'],
-      drivers.drivers.map((d) => [d.model, d.feature, usd(d.cost_usd), count(d.requests), usdFine(d.avg_cost_per_request_usd), pct(d.share)]), 2))
-  const top = drivers.drivers[0]
-  if (top) {
-    const together = drivers.drivers.reduce((s, d) => s + d.share, 0)
-    lines.push('', `**Where to look first:** ${top.model} on ${top.feature} costs ${usd(top.cost_usd)} (${pct(top.share)} of spend) ` +
-      `at ${usdFine(top.avg_cost_per_request_usd)} per request; these ${drivers.drivers.length} drivers together make up ${pct(together)} of spend.`)
-  }
-  return lines.join('\n')
+function inputFor (name: string, range: DayRange | undefined, triage: TriageResult): Record<string, unknown> {
+  const { models, providers, features } = triage.entities
+  if (name === 'data') return { ...(range && { range }), focus: { models, providers, features } }
+  if (name === 'optimization' || name === 'anomaly') return range ? { range } : {}
+  return {}
 }
 
-function focusLine (row: BreakdownRow, drivers: CostDriver[]): string {
-  const line = `**${row.key}**: ${usd(row.cost_usd)} (${pct(row.share)} of spend) over ${count(row.requests)} requests`
-  if (!drivers.length) return `${line}; none of the top ${DRIVERS} cost drivers.`
-  return `${line}; among the top drivers: ${drivers.map((d) => `${d.model} on ${d.feature} (${usd(d.cost_usd)})`).join(', ')}.`
-}
-
-/** a model name as a whole word: `gpt-4o` must not match inside `gpt-4o-mini` */
-function mentions (text: string, name: string): boolean {
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return new RegExp(`(^|[^\\w-])${escaped}(?![\\w-])`, 'i').test(text)
-}
-
-/** A Markdown table: the first `textColumns` left-aligned, the figures right-aligned. */
-function table (head: string[], rows: string[][], textColumns = 1): string[] {
-  const align = head.map((_, i) => (i < textColumns ? '---' : '---:'))
-  return [head, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`)
-}
+const totals = (d: DataResult, t: TriageResult) => ({
+  period: d.period,
+  total_cost_usd: d.total_cost_usd,
+  total_requests: d.total_requests,
+  monthly_run_rate_usd: t.data.monthly_run_rate_usd
+})

@@ -1,0 +1,52 @@
+import type { UsageRecord } from './usage-data.js'
+
+export const DAY_MS = 86_400_000
+/** Recommendations and run rates are stated per month of this many days. */
+export const MONTH_DAYS = 30
+
+/** The calendar days the records span, first and last included (UTC). */
+export interface UsageWindow { from: string, to: string, days: number }
+
+/** A request's UTC calendar day, `YYYY-MM-DD`. */
+export const dayOf = (timestamp: string) => new Date(timestamp).toISOString().slice(0, 10)
+
+export const addDays = (day: string, n: number) => new Date(Date.parse(day) + n * DAY_MS).toISOString().slice(0, 10)
+
+export function windowOf (records: readonly UsageRecord[]): UsageWindow | null {
+  let from = ''
+  let to = ''
+  for (const r of records) {
+    const d = dayOf(r.timestamp)
+    if (from === '' || d < from) from = d
+    if (to === '' || d > to) to = d
+  }
+  if (from === '') return null
+  return { from, to, days: (Date.parse(to) - Date.parse(from)) / DAY_MS + 1 }
+}
+
+/** What turns a cost over the window into a cost per 30-day month. */
+export const monthlyFactor = (w: UsageWindow) => MONTH_DAYS / w.days
+
+/** An optional inclusive day range, as the analysis tools take it. */
+export interface DayRange { from?: string, to?: string }
+
+export function inRange (records: readonly UsageRecord[], range: DayRange = {}): readonly UsageRecord[] {
+  if (!range.from && !range.to) return records
+  return records.filter((r) => {
+    const d = dayOf(r.timestamp)
+    return (!range.from || d >= range.from) && (!range.to || d <= range.to)
+  })
+}
+
+/** Cost per day of the window for each key, zero on days without requests, oldest first. */
+export function dailyCost (records: readonly UsageRecord[], w: UsageWindow, keyOf: (r: UsageRecord) => string): Map<string, number[]> {
+  const series = new Map<string, number[]>()
+  const start = Date.parse(w.from)
+  for (const r of records) {
+    const key = keyOf(r)
+    let s = series.get(key)
+    if (!s) series.set(key, (s = new Array<number>(w.days).fill(0)))
+    s[(Date.parse(dayOf(r.timestamp)) - start) / DAY_MS] += r.cost_usd
+  }
+  return series
+}

@@ -1,0 +1,230 @@
+import t, { type Test } from 'tap'
+import type { SupervisorResult } from '../../src/agents/supervisor.js'
+import type { RunEvent } from '../../src/core/events.js'
+import { PRICES } from '../../src/tools/prices.js'
+import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
+import { auth, build } from '../helpers/app.js'
+import { assertRunContract } from '../helpers/contract.js'
+import { getEvents, runToEnd } from '../helpers/http.js'
+
+interface Price { provider: string, tier: string, input: number, output: number, cached_input: number, batch_discount?: number }
+const CATALOGUE = PRICES.models as unknown as Record<string, Price>
+
+/**
+ * What each recommendation should save, worked out here again from the raw records and the
+ * price catalogue alone, without the pack's code: per (type, feature), the raw saving over the
+ * records' days. An aggregated record stands for `requests` requests of its mean size.
+ */
+function expectedSavings (records: readonly UsageRecord[]): Map<string, number> {
+  const price = (m: string) => CATALOGUE[m]
+  const requests = (rs: readonly UsageRecord[]) => rs.reduce((s, r) => s + (r.requests ?? 1), 0)
+  const listCost = (m: string, r: UsageRecord) => {
+    const p = price(m)
+    const cached = r.cached_tokens ?? 0
+    return ((r.input_tokens - cached) * p.input + cached * p.cached_input + r.output_tokens * p.output) / 1e6
+  }
+  const tierMean = new Map<string, number[]>()
+  for (const p of Object.values(CATALOGUE)) tierMean.set(p.tier, [...(tierMean.get(p.tier) ?? []), p.input + p.output])
+  const tiers = [...tierMean].map(([tier, xs]) => [tier, xs.reduce((a, b) => a + b) / xs.length] as const).sort((a, b) => a[1] - b[1]).map(([tier]) => tier)
+  const rank = (m: string) => tiers.indexOf(price(m).tier)
+  const cheapest = Object.keys(CATALOGUE).filter((m) => rank(m) === 0)
+
+  const out = new Map<string, number>()
+  const add = (type: string, feature: string, saving: number) => { if (saving > 0) out.set(`${type} ${feature}`, (out.get(`${type} ${feature}`) ?? 0) + saving) }
+  const features = new Map<string, UsageRecord[]>()
+  for (const r of records) if (r.feature) features.set(r.feature, [...(features.get(r.feature) ?? []), r])
+
+  for (const [feature, rows] of features) {
+    const byModel = new Map<string, UsageRecord[]>()
+    for (const r of rows) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r])
+    const cost = (rs: UsageRecord[]) => rs.reduce((s, r) => s + r.cost_usd, 0)
+
+    if (/(^|[^a-z])(classif|categor|extract|summar|tag|label|sentiment|moderat|intent|pars)/.test(feature)) {
+      // the cheapest-tier model the feature uses most, else its provider's cheapest for this traffic
+      const proven = [...byModel].filter(([m]) => rank(m) === 0).sort((a, b) => requests(b[1]) - requests(a[1]) || (a[0] < b[0] ? -1 : 1))
+      for (const [model, rs] of byModel) {
+        if (rank(model) === 0) continue
+        const own = cheapest.filter((m) => price(m).provider === price(model).provider)
+        const targets = proven.length ? [proven[0][0]] : own.length ? own : cheapest
+        const best = Math.min(...targets.map((m) => rs.reduce((s, r) => s + listCost(m, r), 0)))
+        add('tiering', feature, cost(rs) - best)
+      }
+    } else {
+      const top = Math.max(...[...byModel.keys()].map(rank))
+      const upper = [...byModel].filter(([m]) => rank(m) === top)
+      const lower = [...byModel].filter(([m]) => rank(m) < top)
+      const n = (list: typeof upper) => list.reduce((s, [, rs]) => s + requests(rs), 0)
+      if (lower.length && n(lower) >= n(upper)) {
+        const target = lower.sort((a, b) => requests(b[1]) - requests(a[1]) || (a[0] < b[0] ? -1 : 1))[0][0]
+        for (const [, rs] of upper) add('routing', feature, cost(rs) - rs.reduce((s, r) => s + listCost(target, r), 0))
+      }
+    }
+
+    const prompts = new Map<string, UsageRecord[]>()
+    for (const r of rows) if (r.prompt_hash) prompts.set(`${r.model} ${r.prompt_hash}`, [...(prompts.get(`${r.model} ${r.prompt_hash}`) ?? []), r])
+    for (const rs of prompts.values()) {
+      const prefix = Math.min(...rs.map((r) => r.input_tokens / (r.requests ?? 1)))
+      if (requests(rs) < 2 || prefix < 1024) continue
+      const p = price(rs[0].model)
+      const first = rs.reduce((a, b) => (a.timestamp <= b.timestamp ? a : b))
+      for (const r of rs) {
+        const n = r.requests ?? 1
+        const again = r === first ? n - 1 : n
+        add('caching', feature, again * Math.max(0, prefix - (r.cached_tokens ?? 0) / n) * (p.input - p.cached_input) / 1e6)
+      }
+    }
+
+    if (/(nightly|batch|report|offline|backfill|digest|etl|bulk|cron|scheduled|eval)/.test(feature)) {
+      add('batching', feature, rows.reduce((s, r) => s + r.cost_usd * (price(r.model).batch_discount ?? 0), 0))
+    }
+
+    const single = rows.filter((r) => (r.requests ?? 1) === 1)
+    if (single.length >= 20) {
+      const outs = single.map((r) => r.output_tokens).sort((a, b) => a - b)
+      const at = (p: number) => outs[Math.ceil(p / 100 * outs.length) - 1]
+      if (at(95) >= 2 * at(50)) add('limits', feature, single.reduce((s, r) => s + Math.max(0, r.output_tokens - at(90)) * price(r.model).output / 1e6, 0))
+    }
+  }
+  return out
+}
+
+/** Checks every recommendation of a finished supervisor run against the independent figures. */
+function checkRecommendations (t: Test, result: SupervisorResult, records: readonly UsageRecord[]) {
+  const days = (Date.parse(records.at(-1)!.timestamp.slice(0, 10)) - Date.parse(records[0].timestamp.slice(0, 10))) / 86_400_000 + 1
+  const total = records.reduce((s, r) => s + r.cost_usd, 0)
+  const expected = expectedSavings(records)
+  const got = result.recommendations
+  t.strictSame(got.map((r) => `${r.type} ${String(r.evidence.feature)}`).sort(), [...expected.keys()].sort(), 'the recommendations the records call for, no more')
+  for (const r of got) {
+    const raw = expected.get(`${r.type} ${String(r.evidence.feature)}`)!
+    const monthly = raw * 30 / days
+    t.ok(Math.abs(r.monthly_savings_usd - monthly) <= 0.005 + 1e-9, `${r.title}: ${r.monthly_savings_usd} a month, recomputed ${monthly.toFixed(4)}`)
+    t.equal(Math.round(r.monthly_savings_usd * 100) / 100, r.monthly_savings_usd, 'whole cents')
+    t.ok(Math.abs(r.savings_pct - 100 * raw / total) <= 0.005 + 1e-9, `${r.title}: ${r.savings_pct}% of spend`)
+    t.ok(result.answer.includes(`${r.title}**`), 'the answer names it')
+  }
+  t.ok(got.every((r, i) => i === 0 || got[i - 1].monthly_savings_usd >= r.monthly_savings_usd), 'largest saving first')
+  t.ok(Math.abs(result.totals!.total_cost_usd - total) <= 0.005 + 1e-9, 'total spend')
+}
+
+/** The run's agents: each sub-agent's parent is the supervisor, every one starts once and completes. */
+function checkAgents (t: Test, events: RunEvent[], expected: string[]) {
+  const started = events.filter((e) => e.type === 'agent_started').map((e) => e.data as { agent_id: string, agent_name: string, parent_agent_id?: string })
+  const root = started[0]
+  t.equal(root.agent_name, 'supervisor')
+  t.equal(root.parent_agent_id, undefined)
+  t.strictSame(started.slice(1).map((a) => a.agent_name).sort(), [...expected].sort())
+  for (const a of started.slice(1)) t.equal(a.parent_agent_id, root.agent_id, `${a.agent_name} is the supervisor's`)
+  const completed = new Set(events.filter((e) => e.type === 'agent_completed').map((e) => (e.data as { agent_id: string }).agent_id))
+  t.ok(started.every((a) => completed.has(a.agent_id)), 'every agent completed')
+  t.equal(events.at(-1)!.type, 'run_completed')
+}
+
+t.test('with the sample loaded, a cost question runs the pack end to end', async (t) => {
+  const app = await build(t)
+  await app.store.importUsage('alice', sampleUsage())
+  const records = await app.store.listUsage('alice')
+  t.equal(records.length, 2760)
+
+  const { accepted, run } = await runToEnd(app, 'alice', { content: 'How can we cut our LLM costs?' })
+  t.equal(run.status, 'completed')
+  const events = await getEvents(app, 'alice', accepted.run_id)
+  assertRunContract(t, events)
+  checkAgents(t, events, ['triage', 'data', 'optimization', 'actions', 'reporting'])
+  const result = run.result as SupervisorResult
+  t.strictSame((events.at(-1)!.data as { result: unknown }).result, result, 'run_completed holds the result')
+  t.equal(result.intent, 'cost_optimisation')
+  t.equal(result.has_data, true)
+  t.ok(result.recommendations.length >= 3)
+  checkRecommendations(t, result, records)
+  t.match(result.answer, /^## Where to save on LLM spend, 2025-07-02 to 2025-07-31\n/)
+
+  const tools = events.filter((e) => e.type === 'tool_completed').map((e) => e.data as { agent_name: string, tool_name: string, status: string })
+  t.ok(tools.every((x) => x.status === 'success'))
+  t.strictSame(tools.filter((x) => x.agent_name === 'optimization').map((x) => x.tool_name).sort(),
+    ['recommend_batching', 'recommend_caching', 'recommend_output_caps', 'recommend_rightsizing'])
+
+  const messages = await app.inject({ method: 'GET', url: `/threads/${accepted.thread_id}/messages`, headers: auth('alice') })
+  t.equal(messages.json().messages.at(-1).content, result.answer, 'the assistant message is the answer')
+})
+
+for (const profile of ['enterprise', 'team'] as const) {
+  t.test(`POST /usage/sample ${profile}, then a cost question: every saving recomputed from the stored records`, async (t) => {
+    const app = await build(t)
+    const loaded = await app.inject({ method: 'POST', url: '/usage/sample', headers: auth('dana'), payload: { profile } })
+    t.equal(loaded.statusCode, 200)
+    const records = await app.store.listUsage('dana')
+    t.equal(loaded.json().inserted, records.length)
+    const { accepted, run } = await runToEnd(app, 'dana', { content: 'Where can we save money on AI?' })
+    t.equal(run.status, 'completed')
+    const result = run.result as SupervisorResult
+    t.ok(result.recommendations.length >= 3, `${result.recommendations.length} recommendations`)
+    checkRecommendations(t, result, records)
+    const events = await getEvents(app, 'dana', accepted.run_id)
+    assertRunContract(t, events)
+    checkAgents(t, events, ['triage', 'data', 'optimization', 'actions', 'reporting'])
+  })
+}
+
+t.test('a dataset that calls for every kind of recommendation', async (t) => {
+  const app = await build(t)
+  const records = synthetic()
+  await app.store.importUsage('carol', records)
+  const { accepted, run } = await runToEnd(app, 'carol', { content: 'Where can we save money on AI?' })
+  t.equal(run.status, 'completed')
+  const result = run.result as SupervisorResult
+  t.strictSame([...new Set(result.recommendations.map((r) => r.type))].sort(), ['batching', 'caching', 'limits', 'routing', 'tiering'])
+  checkRecommendations(t, result, await app.store.listUsage('carol'))
+  assertRunContract(t, await getEvents(app, 'carol', accepted.run_id))
+})
+
+t.test('a user without data is told how to upload, and never sees another user\'s', async (t) => {
+  const app = await build(t)
+  await app.store.importUsage('alice', sampleUsage())
+  const { accepted, run } = await runToEnd(app, 'bob', { content: 'How can we cut our LLM costs?' })
+  t.equal(run.status, 'completed')
+  const result = run.result as SupervisorResult
+  t.equal(result.has_data, false)
+  t.strictSame(result.recommendations, [])
+  t.strictSame(result.sample, { method: 'POST', path: '/usage/sample' })
+  t.match(result.answer, /`POST \/usage` with a CSV, NDJSON or JSON array body/)
+  t.match(result.answer, /`POST \/usage\/sample`/)
+  const events = await getEvents(app, 'bob', accepted.run_id)
+  checkAgents(t, events, ['triage', 'reporting'])
+  const profile = events.find((e) => e.type === 'tool_completed')!.data as { tool_name: string, result: { records: number } }
+  t.equal(profile.tool_name, 'usage_profile')
+  t.equal(profile.result.records, 0, 'alice\'s records are not bob\'s')
+})
+
+/** Two weeks of one team's traffic, priced at today's catalogue, with one clear case of each saving. */
+function synthetic (): UsageRecord[] {
+  let seed = 7
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647)
+  const out: UsageRecord[] = []
+  const add = (day: number, minute: number, model: string, feature: string, promptTokens: number, answerTokens: number, extra: Partial<UsageRecord> = {}) => {
+    // a busy team: every line stands for twenty times the tokens
+    const [input, output] = [promptTokens * 20, answerTokens * 20]
+    const p = CATALOGUE[model]
+    const cached = extra.cached_tokens ?? 0
+    out.push({
+      timestamp: new Date(Date.UTC(2025, 7, 1 + day, 9, minute)).toISOString(),
+      provider: p.provider,
+      model,
+      input_tokens: input,
+      output_tokens: output,
+      cost_usd: Math.round(((input - cached) * p.input + cached * p.cached_input + output * p.output)) / 1e6,
+      feature,
+      request_id: `c${out.length + 1}`,
+      ...extra
+    })
+  }
+  for (let d = 0; d < 14; d++) {
+    for (let i = 0; i < 6; i++) add(d, i, 'gpt-4o', 'classify', 800 + Math.floor(400 * rand()), 5)
+    for (let i = 0; i < 4; i++) add(d, 10 + i, 'gpt-4o', 'nightly-report', 20_000, 2_000)
+    for (let i = 0; i < 5; i++) add(d, 20 + i, 'claude-sonnet-4', 'support-bot', 5_000, 400)
+    add(d, 30, 'claude-opus-4', 'support-bot', 5_000, 400)
+    for (let i = 0; i < 3; i++) add(d, 40 + i, 'gpt-4.1-mini', 'faq', 4_000 + Math.floor(1000 * rand()), 100, { prompt_hash: 'faq-system-prompt' })
+    for (let i = 0; i < 3; i++) add(d, 50 + i, 'gpt-4.1-mini', 'writer', 1_000, i === 0 && d % 5 === 0 ? 8_000 : 300 + Math.floor(200 * rand()))
+  }
+  return out
+}

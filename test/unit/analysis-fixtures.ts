@@ -1,0 +1,70 @@
+import type { PriceTable } from '../../src/tools/prices.js'
+import type { UsageRecord } from '../../src/tools/usage-data.js'
+
+const model = (provider: string, tier: string, input: number, output: number, cached_input: number, batch_discount?: number) =>
+  ({ provider, tier, input, output, cached_input, ...(batch_discount !== undefined && { batch_discount }) })
+
+/**
+ * A small catalogue with round prices (USD per million tokens), so the tests' figures can be
+ * worked out by hand. Mean input + output per tier: premium 50, standard 14, economy 3.
+ */
+export const TABLE = {
+  version: 1,
+  as_of: '2025-07-01',
+  models: {
+    'big-a': model('openai', 'premium', 10, 40, 1, 0.5),
+    'mid-a': model('openai', 'standard', 2, 8, 0.5, 0.5),
+    'small-a': model('openai', 'economy', 0.5, 2, 0.05, 0.5),
+    'tiny-a': model('openai', 'economy', 0.1, 0.4, 0.01),
+    'mid-b': model('anthropic', 'standard', 3, 15, 0.3),
+    'small-b': model('anthropic', 'economy', 1, 5, 0.1, 0.5)
+  }
+} as unknown as PriceTable
+
+let n = 0
+
+/** One record of the test catalogue; `at` is a day (noon UTC) or a full timestamp. */
+export function rec (r: {
+  at: string
+  model: string
+  /** the test catalogue's provider of the model, 'acme' for others, unless given */
+  provider?: string
+  cost: number
+  feature?: string
+  input?: number
+  output?: number
+  cached?: number
+  hash?: string
+  requests?: number
+  latency?: number
+}): UsageRecord {
+  const provider = r.provider ?? (TABLE.models as Record<string, { provider: string }>)[r.model]?.provider ?? 'acme'
+  return {
+    timestamp: r.at.length === 10 ? `${r.at}T12:00:00.000Z` : r.at,
+    provider,
+    model: r.model,
+    input_tokens: r.input ?? 0,
+    output_tokens: r.output ?? 0,
+    ...(r.cached !== undefined && { cached_tokens: r.cached }),
+    cost_usd: r.cost,
+    ...(r.latency !== undefined && { latency_ms: r.latency }),
+    ...(r.feature !== undefined && { feature: r.feature }),
+    request_id: `r${++n}`,
+    ...(r.hash !== undefined && { prompt_hash: r.hash }),
+    ...(r.requests !== undefined && { requests: r.requests })
+  }
+}
+
+/** A seeded generator in [0, 1), so synthetic series are the same on every run. */
+export function seeded (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export const dayAfter = (day: string, k: number) => new Date(Date.parse(day) + k * 86_400_000).toISOString().slice(0, 10)
