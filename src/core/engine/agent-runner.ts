@@ -82,8 +82,9 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       }
     })
     try {
+      // tracked like a sub-agent: an aborted workflow closes after the steps it was running
       const work = agent.workflow
-        ? runWorkflow(deps, agent.workflow.steps, input, { agent_id, signal: attemptSignal.signal })
+        ? track(runWorkflow(deps, agent.workflow.steps, input, { agent_id, signal: attemptSignal.signal }))
         : Promise.resolve().then(() => agent.run!(ctx, input))
       const result = await raceAbort(work, attemptSignal.signal)
       if (result === undefined || result === null) throw new RunFailure('invalid_result', `agent ${name} returned ${result}`)

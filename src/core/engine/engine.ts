@@ -45,6 +45,8 @@ interface ActiveRun {
   started: boolean
   /** resolves when the run has ended and its end is stored, whether it ever started or not */
   done: Promise<void>
+  /** resolves when this run and every run enqueued ahead of it on its thread have ended */
+  turn: Promise<void>
   ended: () => void
 }
 
@@ -81,35 +83,39 @@ export function createEngine (opts: EngineOptions) {
     if (req.thread_id !== undefined) {
       const thread = await store.getThread(user.user_id, req.thread_id)
       if (!thread) throw new Errors.NotFound('thread')
-      const busy = thread.active_run_id ? active.get(thread.active_run_id) ?? threadTail.get(thread.thread_id) : undefined
-      if (thread.active_run_id && (req.multitask ?? 'reject') === 'reject') throw new Errors.ThreadBusy()
-      if (busy && req.multitask === 'interrupt') await cancel(user, busy.run.run_id)
-      if (busy && req.multitask === 'enqueue') previous = threadTail.get(thread.thread_id) ?? busy
+      const onThread = [...active.values()].filter((a) => a.run.thread_id === thread.thread_id)
+      if ((thread.active_run_id || onThread.length) && (req.multitask ?? 'reject') === 'reject') throw new Errors.ThreadBusy()
+      // newest first: a run waiting its turn is gone before the run it waits for ends
+      if (req.multitask === 'interrupt') for (const a of onThread.reverse()) await cancel(user, a.run.run_id)
+      if (req.multitask === 'enqueue') previous = threadTail.get(thread.thread_id)
     }
     const { message, run } = await store.createRun({
       user_id: user.user_id, thread_id: req.thread_id, content: req.content, agent, input, status: 'queued'
     })
     const scope = user.forRun(run)
     let ended!: () => void
+    const done = new Promise<void>((resolve) => { ended = resolve })
     const entry: ActiveRun = {
       run,
       content: req.content,
       scope,
       emitter: new RunEmitter(run, { store, bus, log: scope.log }),
       started: false,
-      done: new Promise<void>((resolve) => { ended = resolve }),
+      done,
+      // a cancelled run waiting its turn must not let the runs behind it overtake the ones ahead
+      turn: previous ? Promise.all([previous.turn, done]).then(() => {}) : done,
       ended
     }
     active.set(run.run_id, entry)
     threadTail.set(run.thread_id, entry)
-    entry.done.then(() => { if (threadTail.get(run.thread_id) === entry) threadTail.delete(run.thread_id) })
+    entry.turn.then(() => { if (threadTail.get(run.thread_id) === entry) threadTail.delete(run.thread_id) })
     // a thread subscriber learns of the new run; its events come on the run's own channel
     await bus.publish(threadChannel(run.thread_id), JSON.stringify({ run_id: run.run_id }))
 
     let status: Submitted['status'] = 'queued'
     if (previous) {
       await entry.emitter.emit({ type: 'run_queued', data: { position: 1, timestamp: now() } })
-      previous.done.then(() => { if (!entry.scope.signal.aborted) admit(entry) })
+      previous.turn.then(() => { if (!entry.scope.signal.aborted) admit(entry) })
     } else {
       status = await admit(entry)
     }
