@@ -55,7 +55,8 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
             message_count: 1
           }).returningAll().executeTakeFirstOrThrow()
           : await trx.updateTable('threads')
-            .set((eb) => ({ updated_at: at, active_run_id: runId, message_count: eb('message_count', '+', 1) }))
+            // a run already active stays the thread's active run; a queued one follows it
+            .set((eb) => ({ updated_at: at, active_run_id: eb.fn.coalesce('active_run_id', eb.val(runId)), message_count: eb('message_count', '+', 1) }))
             .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id)
             .returningAll().executeTakeFirst()
         if (!thread) throw new Errors.NotFound('thread')
@@ -194,7 +195,13 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
         const thread = await trx.updateTable('threads')
           .set((eb) => ({
             updated_at: at,
-            active_run_id: eb.fn<string | null>('nullif', ['active_run_id', eb.val(runId)]),
+            // the next unfinished run of the thread (an enqueued one) becomes the active one
+            // (ordered by their user messages' positions: timestamps can tie)
+            active_run_id: eb.selectFrom('runs')
+              .innerJoin('messages', (j) => j.onRef('messages.run_id', '=', 'runs.run_id').on('messages.role', '=', 'user'))
+              .select('runs.run_id')
+              .where('runs.thread_id', '=', run.thread_id).where('runs.status', 'in', ACTIVE_STATUSES)
+              .orderBy('messages.position').limit(1),
             message_count: eb('message_count', '+', f.answer === undefined ? 0 : 1)
           }))
           .where('thread_id', '=', run.thread_id).returning('message_count').executeTakeFirstOrThrow()

@@ -100,7 +100,7 @@ for (const base of databaseUrls()) {
 
       c.tick()
       const second = await store.createRun({ ...newRun('alice', 'again', threadId), status: 'running' })
-      t.strictSame(second.thread, { ...first.thread, updated_at: c.iso(), active_run_id: second.run.run_id })
+      t.strictSame(second.thread, { ...first.thread, updated_at: c.iso(), active_run_id: first.run.run_id }, 'the run already active stays the active one')
       t.equal(second.run.thread_id, threadId)
       t.equal(second.run.status, 'running')
       t.equal(second.run.input, null)
@@ -228,6 +228,21 @@ for (const base of databaseUrls()) {
         'finishing a run that is not the active one leaves the active one')
       t.equal((await store.listMessages('alice', thread.thread_id))?.length, 4, 'no answer, no message')
       await t.rejects(store.finishRun('no-such-run', { status: 'cancelled' }), { code: 'not_found' })
+    })
+
+    t.test("a thread's active run is its oldest unfinished run, whichever run finishes first", async (t) => {
+      const store = await open(t, base)
+      const first = await store.createRun({ ...newRun('alice', 'one'), status: 'running' })
+      const threadId = first.thread.thread_id
+      const second = await store.createRun(newRun('alice', 'two', threadId))
+      const third = await store.createRun(newRun('alice', 'three', threadId))
+      t.equal((await store.getThread('alice', threadId))!.active_run_id, first.run.run_id)
+      await store.finishRun(third.run.run_id, { status: 'cancelled', error: { code: 'cancelled', message: 'no' } })
+      t.equal((await store.getThread('alice', threadId))!.active_run_id, first.run.run_id, 'cancelling the newest leaves the running one active')
+      await store.finishRun(first.run.run_id, { status: 'completed', result: { ok: 1 }, answer: 'ok' })
+      t.equal((await store.getThread('alice', threadId))!.active_run_id, second.run.run_id, 'the waiting run is next')
+      await store.finishRun(second.run.run_id, { status: 'completed', result: { ok: 2 }, answer: 'ok' })
+      t.equal((await store.getThread('alice', threadId))!.active_run_id, null)
     })
 
     t.test('listUnfinishedRuns finds queued and running runs of every user', async (t) => {
