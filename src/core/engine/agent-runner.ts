@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Config } from '../../config.js'
 import type { RunScope } from '../context.js'
 import { now } from '../events.js'
 import type { AgentContext, AgentDefinition, AgentRegistry } from '../registry.js'
@@ -8,12 +9,7 @@ import type { RunEmitter } from './run-emitter.js'
 import { callTool } from './tool-dispatcher.js'
 import { runWorkflow } from './workflow.js'
 
-export interface RunLimits {
-  agentTimeoutMs: number
-  toolTimeoutMs: number
-  /** first retry delay; each next one doubles, with jitter */
-  retryBaseMs: number
-}
+export type RunLimits = Pick<Config['limits'], 'agentTimeoutMs' | 'toolTimeoutMs' | 'retryBaseMs'>
 
 /** Everything one run's agents share: the run's scope, emitter, registry and limits. */
 export interface RunDeps {

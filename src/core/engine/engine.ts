@@ -1,4 +1,5 @@
 import type { EventBus } from '../../bus/types.js'
+import type { Config } from '../../config.js'
 import { threadChannel } from '../../bus/types.js'
 import { Errors } from '../../errors.js'
 import type { Run, RunFinish, Store } from '../../store/types.js'
@@ -16,14 +17,7 @@ export interface EngineOptions {
   bus: EventBus
   registry: AgentRegistry
   log: Logger
-  limits: RunLimits & {
-    runTimeoutMs: number
-    runsPerUser: number
-    queuedPerUser: number
-    runsGlobal: number
-    ratePerMin: number
-    rateBurst: number
-  }
+  limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'ratePerMin' | 'rateBurst'>
 }
 
 export interface SubmitRequest {
