@@ -17,6 +17,7 @@ export default fp(async (app, opts: { config: Config }) => {
     bus: app.bus,
     registry: app.registry,
     log: app.log,
+    onRunEnd: (status) => app.metrics.runsEnded.inc({ status }),
     limits
   })
   app.decorate('engine', engine)
@@ -25,4 +26,4 @@ export default fp(async (app, opts: { config: Config }) => {
   const recovered = await engine.recover()
   if (recovered) app.log.warn({ recovered }, 'ended runs interrupted by a previous stop')
   app.addHook('preClose', () => engine.close(limits.shutdownGraceMs))
-}, { name: 'engine', dependencies: ['store', 'bus', 'registry'] })
+}, { name: 'engine', dependencies: ['store', 'bus', 'registry', 'metrics'] })

@@ -6,6 +6,7 @@ import auth from '../plugins/auth.js'
 import bus from '../plugins/bus.js'
 import engine from '../plugins/engine.js'
 import errors from '../plugins/errors.js'
+import metrics from '../plugins/metrics.js'
 import registry from '../plugins/registry.js'
 import store from '../plugins/store.js'
 import swagger from '../plugins/swagger.js'
@@ -43,6 +44,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? exact : coercing).compile(schema))
 
   await app.register(errors)
+  await app.register(metrics)
   await app.register(swagger)
   await app.register(store, { config })
   await app.register(bus)

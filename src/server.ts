@@ -13,7 +13,11 @@ try {
 
 const logger = {
   level: config.logLevel,
-  redact: ['req.headers.authorization', 'req.query.ticket', 'token', 'ticket'],
+  redact: ['req.headers.authorization', 'token', 'ticket'],
+  serializers: {
+    // a WebSocket ticket travels in the query string: keep it out of the logged url
+    req: (req: { method: string, url: string, id: string }) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&]ticket=)[^&]*/, '$1[redacted]') })
+  },
   ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } } : {})
 }
 

@@ -17,6 +17,8 @@ export interface EngineOptions {
   bus: EventBus
   registry: AgentRegistry
   log: Logger
+  /** told of every run's end, e.g. for metrics */
+  onRunEnd?: (status: RunFinish['status']) => void
   limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'ratePerMin' | 'rateBurst'>
 }
 
@@ -151,6 +153,7 @@ export function createEngine (opts: EngineOptions) {
   async function finishWith (emitter: RunEmitter, terminal: EventInput, finish: RunFinish) {
     try {
       await emitter.emit(terminal, () => store.finishRun(emitter.runId, finish))
+      opts.onRunEnd?.(finish.status)
     } catch (err) {
       opts.log.error({ err, run_id: emitter.runId }, 'could not record the end of a run')
     }
