@@ -52,7 +52,13 @@ export const EnvSchema = Type.Object({
   /** body limit of a usage upload (POST /usage), bytes */
   USAGE_MAX_BYTES: Int(1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
   /** rows one usage upload may hold */
-  USAGE_MAX_ROWS: Int(1, 10_000_000, 100_000)
+  USAGE_MAX_ROWS: Int(1, 10_000_000, 100_000),
+  /** an OpenAI-compatible endpoint (e.g. https://api.openai.com/v1); with LLM_API_KEY and LLM_MODEL it turns the model on */
+  LLM_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  LLM_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  LLM_MODEL: Type.Optional(Type.String({ minLength: 1 })),
+  /** one model request, first byte to last, ms */
+  LLM_TIMEOUT_MS: Int(10, 600_000, 30_000)
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -92,6 +98,13 @@ export interface Config {
     usageMaxBytes: number
     usageMaxRows: number
   }
+  /** undefined: no model, every agent is deterministic */
+  llm?: {
+    baseUrl: string
+    apiKey: string
+    model: string
+    timeoutMs: number
+  }
 }
 
 export class ConfigError extends Error {
@@ -117,7 +130,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (first) {
     const name = first.path.replace(/^\//, '')
     const shown = name in raw ? JSON.stringify(raw[name]) : 'missing'
-    throw new ConfigError(`invalid ${name}=${name.startsWith('AUTH_JWT') ? '<redacted>' : shown}: ${first.message}`)
+    throw new ConfigError(`invalid ${name}=${/^(AUTH_JWT|LLM_API_KEY|LLM_BASE_URL)/.test(name) ? '<redacted>' : shown}: ${first.message}`)
   }
   const e = parsed as Env
   const production = e.NODE_ENV === 'production'
@@ -132,6 +145,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) {
       throw new ConfigError(`invalid ALLOWED_ORIGINS: "${o}" is not an origin like https://app.example.com`)
     }
+  }
+  const llmVars = ['LLM_BASE_URL', 'LLM_API_KEY', 'LLM_MODEL'] as const
+  const llmMissing = llmVars.filter((k) => !e[k])
+  if (llmMissing.length && llmMissing.length < llmVars.length) {
+    throw new ConfigError(`missing ${llmMissing[0]}: LLM_BASE_URL, LLM_API_KEY and LLM_MODEL are set together, or none of them`)
   }
   const sqlitePath = e.DATABASE_URL.startsWith('sqlite:') ? e.DATABASE_URL.slice('sqlite:'.length) : undefined
   const dataDir = e.DATA_DIR ?? (sqlitePath && sqlitePath !== ':memory:' ? path.dirname(sqlitePath) : './data')
@@ -169,6 +187,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       usageMaxBytes: e.USAGE_MAX_BYTES,
       usageMaxRows: e.USAGE_MAX_ROWS
-    }
+    },
+    ...(!llmMissing.length && {
+      llm: { baseUrl: e.LLM_BASE_URL!, apiKey: e.LLM_API_KEY!, model: e.LLM_MODEL!, timeoutMs: e.LLM_TIMEOUT_MS }
+    })
   }
 }

@@ -1,4 +1,6 @@
 import { defineAgent } from '../core/registry.js'
+import { rewordReport } from '../llm/reword.js'
+import type { LlmClient } from '../llm/types.js'
 import type { Forecast } from '../tools/forecast.js'
 import type { Recommendation } from '../tools/recommendation.js'
 import type { BreakdownRow } from '../tools/usage-stats.js'
@@ -24,9 +26,9 @@ export interface Report { answer: string }
 
 /**
  * The final answer in Markdown. It formats figures, never computes them: every number in it is
- * copied from a tool or agent result in its input.
+ * copied from a tool or agent result in its input. A model may reword it, but not its figures.
  */
-export const reporting = defineAgent<ReportInput, Report>({
+export const createReporting = (llm?: LlmClient) => defineAgent<ReportInput, Report>({
   name: 'reporting',
   description: 'Writes the final answer in Markdown from the other agents\' results, every figure copied from a tool result; without usage data, explains how to upload it and offers the sample.',
   input_schema: {
@@ -48,9 +50,21 @@ export const reporting = defineAgent<ReportInput, Report>({
     ctx.think(input.triage.data.has_data
       ? `Writing the answer from ${parts.join(', ')}.`
       : 'Writing how to upload usage data, and offering the sample.')
-    return { answer: input.triage.data.has_data ? report(input) : noData(input.triage) }
+    if (!input.triage.data.has_data) return { answer: noData(input.triage) }
+    const answer = report(input)
+    if (!llm) return { answer }
+    try {
+      return { answer: await rewordReport(llm, ctx, answer) }
+    } catch (err) {
+      if (ctx.signal.aborted) throw err
+      ctx.think(`The model could not reword the report (${(err as Error).message}); keeping the computed wording.`)
+      return { answer }
+    }
   }
 })
+
+/** Without a model, the report exactly as computed. */
+export const reporting = createReporting()
 
 const NEXT: Record<Intent, string> = {
   cost_optimisation: 'look for savings in it (cheaper models where they suffice, prompt caching, batching, output caps), each with its monthly dollars',

@@ -1,4 +1,6 @@
-import { defineAgent } from '../core/registry.js'
+import { defineAgent, type AgentContext } from '../core/registry.js'
+import { askIntent } from '../llm/intent.js'
+import type { LlmClient } from '../llm/types.js'
 import { catalogueModels } from '../tools/catalogue.js'
 import { addDays } from '../tools/usage-period.js'
 import type { UsageProfile } from '../tools/usage-profile.js'
@@ -228,15 +230,26 @@ export interface TriageResult extends IntentReading {
   agents: string[]
 }
 
-export const triage = defineAgent<{ content?: string }, TriageResult>({
+/** What each intent means, for a model that classifies the question. */
+const INTENT_MEANING: Readonly<Record<Intent, string>> = {
+  cost_optimisation: 'how to spend less: cheaper models, caching, batching, output caps, waste',
+  anomaly_investigation: 'why spend jumped or looks unusual: spikes, surges, what happened on a day',
+  capacity_planning: 'what spend will be: forecasts, budgets, run rate, growth',
+  general_question: 'what was spent and where: totals and breakdowns by model, provider or feature'
+}
+
+/** Triage; with a model, the model reads the intent and the rules stay the fallback. */
+export const createTriage = (llm?: LlmClient) => defineAgent<{ content?: string }, TriageResult>({
   name: 'triage',
   description: 'Reads the question: its intent (cost optimisation, anomaly investigation, capacity planning or a general question), the models, providers, features and time range it names, and whether the user\'s usage data can answer it.',
   input_schema: { type: 'object', properties: { content: { type: 'string', maxLength: 32768 } } },
   async run (ctx, input) {
     const question = input.content ?? ctx.content
-    const reading = classifyIntent(question)
-    ctx.think(`The question reads as ${reading.intent.replace('_', ' ')}` +
-      (reading.matched.length ? ` (from "${reading.matched.join('", "')}")` : ' (no specific signal)') + '. Checking what usage data there is.')
+    const reading = llm ? await modelReading(llm, ctx, question) : classifyIntent(question)
+    if (!llm) {
+      ctx.think(`The question reads as ${reading.intent.replace('_', ' ')}` +
+        (reading.matched.length ? ` (from "${reading.matched.join('", "')}")` : ' (no specific signal)') + '. Checking what usage data there is.')
+    }
     const profile = await ctx.call_tool<UsageProfile>('usage_profile', {})
     const entities = extractEntities(question, profile)
     const { sufficient, note } = sufficiency(reading.intent, profile)
@@ -247,6 +260,33 @@ export const triage = defineAgent<{ content?: string }, TriageResult>({
     return { ...reading, entities, data: profile, data_sufficient: sufficient, data_note: note, agents }
   }
 })
+
+export const triage = createTriage()
+
+/**
+ * The model's intent with the rules' scores and phrases kept as evidence. An answer that is not
+ * an intent, or a model that fails, leaves the rules' reading; cancel and deadlines still end it.
+ */
+async function modelReading (llm: LlmClient, ctx: AgentContext, question: string): Promise<IntentReading> {
+  const rules = classifyIntent(question)
+  let intent: Intent | undefined
+  try {
+    intent = await askIntent(llm, ctx, question, INTENT_MEANING)
+  } catch (err) {
+    if (ctx.signal.aborted) throw err
+    ctx.think(`The model could not classify the question (${(err as Error).message}); using the rules.`)
+  }
+  if (!intent) {
+    ctx.think(`Reading the question by the rules as ${rules.intent.replace('_', ' ')}. Checking what usage data there is.`)
+    return rules
+  }
+  ctx.think(`The model reads the question as ${intent.replace('_', ' ')}. Checking what usage data there is.`)
+  if (intent === rules.intent) return rules
+  // the rules' own top intent stays a secondary one when it had a real signal
+  const secondary = PRECEDENCE.filter((i) => i !== intent && i !== 'general_question' && rules.scores[i] >= 2)
+    .sort((a, b) => rules.scores[b] - rules.scores[a])
+  return { ...rules, intent, confidence: 'medium', secondary }
+}
 
 function sufficiency (intent: Intent, p: UsageProfile): { sufficient: boolean, note: string } {
   if (!p.has_data) return { sufficient: false, note: 'There are no usage records to analyse.' }
