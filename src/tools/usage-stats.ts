@@ -1,3 +1,4 @@
+import { countRequests, requestsOf } from './group-by.js'
 import { roundCents, roundTo } from './money.js'
 import type { UsageRecord } from './usage-data.js'
 
@@ -53,7 +54,7 @@ export function summariseUsage (records: readonly UsageRecord[], groupBy: GroupB
   return {
     period: periodOf(records),
     total_cost_usd: roundCents(total),
-    total_requests: records.length,
+    total_requests: countRequests(records),
     total_input_tokens: input,
     total_output_tokens: output,
     breakdown: groups.map((g) => ({ key: g.key, cost_usd: roundCents(g.cost), requests: g.requests, share: shareOf(g.cost, total) }))
@@ -89,7 +90,7 @@ function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) =
     const key = keyOf(r)
     const g = groups.get(key) ?? { key, cost: 0, requests: 0, first: r }
     g.cost += r.cost_usd
-    g.requests++
+    g.requests += requestsOf(r)
     groups.set(key, g)
     total += r.cost_usd
   }

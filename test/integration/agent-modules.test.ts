@@ -96,13 +96,14 @@ t.test('the contract checker finds each kind of violation', async (t) => {
   t.strictSame(runContractViolations([started(1), done(2), { ...ev(3, 'run_completed'), user_id: 'u2' }]), ['event 2 (run_completed seq 3): ids differ from the first event\'s'])
 })
 
-t.test('GET /agents lists the built-in agent and every agent of the module', async (t) => {
+t.test('GET /agents lists the built-in agents and every agent of the module', async (t) => {
   const app = await build(t, { AGENT_MODULES: BAD })
   const res = await app.inject({ method: 'GET', url: '/agents', headers: auth(USER) })
   t.equal(res.statusCode, 200)
   const agents = (res.json() as { agents: Array<{ name: string, description: string, input_schema: unknown }> }).agents
   t.strictSame(agents.map((a) => a.name), [
-    'supervisor', 'thrower', 'retrier', 'sleeper', 'nuller', 'good', 'tooler', 'caller', 'collector', 'diamond', 'resilient', 'hasty', 'fragile'
+    'supervisor', 'triage', 'data', 'optimization', 'anomaly', 'capacity', 'actions', 'reporting',
+    'thrower', 'retrier', 'sleeper', 'nuller', 'good', 'tooler', 'caller', 'collector', 'diamond', 'resilient', 'hasty', 'fragile'
   ])
   t.strictSame(agents.find((a) => a.name === 'diamond'), { name: 'diamond', description: 'a → b, a → c, b + c → d', input_schema: { type: 'object' } })
 })

@@ -2,65 +2,223 @@ import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { builtinModule } from '../../src/agents/index.js'
-import { supervisor, type SupervisorResult } from '../../src/agents/supervisor.js'
+import { builtinModule, createBuiltinModule } from '../../src/agents/index.js'
+import type { SupervisorResult } from '../../src/agents/supervisor.js'
+import type { App } from '../../src/app.js'
 import { silentLogger } from '../../src/core/context.js'
 import type { RunEvent } from '../../src/core/events.js'
 import type { AgentContext, ToolContext } from '../../src/core/registry.js'
+import type { UsageRecord } from '../../src/tools/usage-data.js'
 import { auth, build } from '../helpers/app.js'
-import { runContractViolations } from '../helpers/contract.js'
+import { assertRunContract } from '../helpers/contract.js'
 import { databaseUrls, requirePostgres } from '../helpers/db.js'
 import { ISO, assertError, getEvents, parseSse, postMessage, runToEnd, waitForRun, type RunBody } from '../helpers/http.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
-/** a question that names no feature, provider or model: the supervisor's two-tool path */
+/** a user without usage data gets the supervisor's short path: triage finds nothing, reporting says how to upload */
 const QUESTION = 'How much did we spend on LLMs last month?'
-const TYPES = [
-  'agent_started',
-  'agent_thinking',
-  'tool_executing', 'tool_progress', 'tool_completed',
-  'tool_executing', 'tool_progress', 'tool_completed',
-  'agent_thinking',
-  'agent_completed',
-  'run_completed'
-]
+/** with data, a cost question: triage plans data and optimization (at once), then actions, then reporting */
+const COST_QUESTION = 'How can we cut our LLM costs?'
 
-interface Step { type: string, data: Record<string, unknown> }
+/** an event as (type, agent_name, tool_name), null where the event has none */
+type Step = readonly [type: string, agent: string | null, tool: string | null]
+const stepOf = (e: RunEvent): Step => {
+  const d = e.data as { agent_name?: string, tool_name?: string }
+  return [e.type, d.agent_name ?? null, d.tool_name ?? null]
+}
+const agentStep = (type: string, agent: string): Step => [type, agent, null]
+/** one tool call: every tool of the pack reports progress once, half way */
+const toolCall = (agent: string, tool: string): Step[] => ['tool_executing', 'tool_progress', 'tool_completed'].map((type) => [type, agent, tool] as const)
+
+/** supervisor.ts and triage.ts without usage data: triage's usage_profile finds no records, so reporting alone follows */
+const NO_DATA: Step[] = [
+  agentStep('agent_started', 'supervisor'),
+  agentStep('agent_thinking', 'supervisor'),
+  agentStep('agent_started', 'triage'),
+  agentStep('agent_thinking', 'triage'),
+  ...toolCall('triage', 'usage_profile'),
+  agentStep('agent_thinking', 'triage'),
+  agentStep('agent_completed', 'triage'),
+  agentStep('agent_thinking', 'supervisor'),
+  agentStep('agent_started', 'reporting'),
+  agentStep('agent_thinking', 'reporting'),
+  agentStep('agent_completed', 'reporting'),
+  agentStep('agent_completed', 'supervisor'),
+  ['run_completed', null, null]
+]
+const TYPES = NO_DATA.map(([type]) => type)
+
+const RECOMMENDATION_TOOLS = ['recommend_rightsizing', 'recommend_caching', 'recommend_batching', 'recommend_output_caps']
 
 /**
- * What the supervisor does for `content`, run outside the engine on the real tools: its thoughts,
- * tool calls with their progress and results, and its result, in order.
+ * Each agent's own events for COST_QUESTION over the team sample, in order. Optimization starts its
+ * four tools at once: its four tool_executing come first, in call order; the calls' progress and
+ * completions are listed call by call here and compared after `byCall`.
  */
-async function expectedSteps (content: string): Promise<{ steps: Step[], result: SupervisorResult }> {
-  const steps: Step[] = []
-  const tools = new Map(builtinModule.tools!.map((tool) => [tool.name, tool]))
-  const ctx: AgentContext = {
-    user_id: 'u',
-    thread_id: 't',
-    run_id: 'r',
-    agent_id: 'a',
-    content,
-    signal: new AbortController().signal,
-    log: silentLogger,
-    think (thought) { steps.push({ type: 'agent_thinking', data: { thought } }) },
-    call_tool: async <R>(name: string, args: Record<string, unknown>): Promise<R> => {
-      steps.push({ type: 'tool_executing', data: { tool_name: name, parameters: structuredClone(args) } })
-      const toolCtx: ToolContext = {
-        user_id: 'u',
-        run_id: 'r',
-        signal: new AbortController().signal,
-        progress (message, progress) { steps.push({ type: 'tool_progress', data: { tool_name: name, message, progress } }) }
-      }
-      const result = await tools.get(name)!.execute(structuredClone(args), toolCtx)
-      steps.push({ type: 'tool_completed', data: { tool_name: name, status: 'success', result: JSON.parse(JSON.stringify(result)) } })
-      return result as R
-    },
-    call_agent: async () => { throw new Error('the supervisor calls no agents') }
+const COST_PATH: Record<string, Step[]> = {
+  supervisor: ['agent_started', 'agent_thinking', 'agent_thinking', 'agent_completed'].map((type) => agentStep(type, 'supervisor')),
+  triage: [
+    agentStep('agent_started', 'triage'),
+    agentStep('agent_thinking', 'triage'),
+    ...toolCall('triage', 'usage_profile'),
+    agentStep('agent_thinking', 'triage'),
+    agentStep('agent_completed', 'triage')
+  ],
+  data: [
+    agentStep('agent_started', 'data'),
+    agentStep('agent_thinking', 'data'),
+    ...toolCall('data', 'usage_summary'),
+    ...toolCall('data', 'usage_summary'),
+    ...toolCall('data', 'usage_summary'),
+    ...toolCall('data', 'top_cost_drivers'),
+    agentStep('agent_thinking', 'data'),
+    agentStep('agent_completed', 'data')
+  ],
+  optimization: [
+    agentStep('agent_started', 'optimization'),
+    agentStep('agent_thinking', 'optimization'),
+    ...RECOMMENDATION_TOOLS.map((tool) => ['tool_executing', 'optimization', tool] as const),
+    ...RECOMMENDATION_TOOLS.flatMap((tool) => toolCall('optimization', tool).slice(1)),
+    agentStep('agent_thinking', 'optimization'),
+    agentStep('agent_completed', 'optimization')
+  ],
+  actions: ['agent_started', 'agent_thinking', 'agent_completed'].map((type) => agentStep(type, 'actions')),
+  reporting: ['agent_started', 'agent_thinking', 'agent_completed'].map((type) => agentStep(type, 'reporting'))
+}
+
+const data = (e: RunEvent) => e.data as Record<string, any>
+
+/**
+ * One agent's events with the progress and completions of tool calls that ran at once put call by
+ * call (in the order the calls started), each call's own events keeping their order. Events other
+ * than tool_progress and tool_completed keep their places.
+ */
+function byCall (events: readonly RunEvent[]): RunEvent[] {
+  const calls = events.filter((e) => e.type === 'tool_executing').map((e) => data(e).tool_call_id)
+  const inCall = (e: RunEvent) => e.type === 'tool_progress' || e.type === 'tool_completed'
+  const out = [...events]
+  for (let i = 0; i < out.length;) {
+    let end = i
+    while (end < out.length && inCall(out[end])) end++
+    if (end > i) out.splice(i, end - i, ...out.slice(i, end).sort((a, b) => calls.indexOf(data(a).tool_call_id) - calls.indexOf(data(b).tool_call_id)))
+    i = Math.max(end, i + 1)
   }
-  const result = await supervisor.run!(ctx, {}) as SupervisorResult
-  return { steps, result: JSON.parse(JSON.stringify(result)) }
+  return out
+}
+
+const COMMON = ['agent_id', 'agent_name', 'timestamp']
+/** the `data` fields of CONTRACT §5 per type, besides agent_id, agent_name and timestamp */
+const FIELDS: Record<string, string[]> = {
+  agent_started: ['message', 'attempt'],
+  agent_thinking: ['thought'],
+  tool_executing: ['tool_name', 'tool_call_id', 'parameters'],
+  tool_progress: ['tool_name', 'tool_call_id', 'message'],
+  tool_completed: ['tool_name', 'tool_call_id', 'status', 'duration_ms'],
+  agent_completed: ['result', 'attempt', 'duration_ms']
+}
+
+/** Every way the events' `data` differs from CONTRACT §5: missing or extra fields, or a field of the wrong kind. */
+function fieldProblems (events: readonly RunEvent[]): string[] {
+  const problems: string[] = []
+  for (const e of events) {
+    const d = data(e)
+    const at = `seq ${e.seq} ${e.type}`
+    const keys = e.type === 'run_completed' ? ['result', 'timestamp'] : [...COMMON, ...(FIELDS[e.type] ?? ['<not a type of this run>'])]
+    if (e.type === 'agent_started' && 'parent_agent_id' in d) keys.push('parent_agent_id')
+    if (e.type === 'tool_progress' && 'progress' in d) keys.push('progress')
+    if (e.type === 'tool_completed') keys.push(d.status === 'success' ? 'result' : 'error')
+    if (JSON.stringify(Object.keys(d).sort()) !== JSON.stringify(keys.sort())) problems.push(`${at}: fields ${Object.keys(d).sort().join(',')}, not ${keys.join(',')}`)
+    const bad = (field: string, ok: (v: any) => boolean) => { if (field in d && !ok(d[field])) problems.push(`${at}: ${field} is ${JSON.stringify(d[field])}`) }
+    const text = (v: unknown) => typeof v === 'string' && v.length > 0
+    const uuid = (v: unknown) => typeof v === 'string' && UUID.test(v)
+    bad('timestamp', (v) => typeof v === 'number' && Number.isFinite(v))
+    bad('agent_id', uuid)
+    bad('parent_agent_id', uuid)
+    bad('tool_call_id', uuid)
+    bad('agent_name', text)
+    bad('tool_name', text)
+    bad('message', text)
+    bad('thought', text)
+    bad('attempt', (v) => Number.isInteger(v) && v >= 1)
+    bad('parameters', (v) => typeof v === 'object' && v !== null && !Array.isArray(v))
+    bad('status', (v) => ['success', 'error', 'timeout', 'cancelled'].includes(v))
+    bad('duration_ms', (v) => typeof v === 'number' && v >= 0)
+    bad('progress', (v) => typeof v === 'number' && v >= 0 && v <= 1)
+    bad('result', (v) => v !== undefined)
+  }
+  return problems
+}
+
+interface Shaped { type: string, data: Record<string, unknown> }
+const json = <T>(v: T): T => JSON.parse(JSON.stringify(v))
+
+/**
+ * Events with their random parts made stable: agent and tool call ids become `agent-N` / `call-N`
+ * in order of appearance; timestamps and durations (checked by fieldProblems) are dropped.
+ */
+function shape (events: readonly RunEvent[]): Shaped[] {
+  const labels = new Map<string, string>()
+  const label = (prefix: string, id: string) => {
+    if (!labels.has(id)) labels.set(id, `${prefix}-${[...labels.values()].filter((l) => l.startsWith(prefix)).length + 1}`)
+    return labels.get(id)!
+  }
+  return events.map((e) => {
+    const { timestamp: _t, duration_ms: _d, ...rest } = data(e)
+    for (const [key, prefix] of [['agent_id', 'agent'], ['parent_agent_id', 'agent'], ['tool_call_id', 'call']]) {
+      if (typeof rest[key] === 'string') rest[key] = label(prefix, rest[key])
+    }
+    return { type: e.type, data: rest }
+  })
+}
+
+/**
+ * What the supervisor does for `content` over `records`, run outside the engine on the pack's own
+ * agents and tools, one step after the other, as `shape` gives a run's events. Only for paths
+ * without work done at once, where this order is the engine's.
+ */
+async function simulate (content: string, records: readonly UsageRecord[]): Promise<{ events: Shaped[], result: SupervisorResult }> {
+  const pack = createBuiltinModule(() => records)
+  const agents = new Map(pack.agents!.map((a) => [a.name, a]))
+  const tools = new Map(pack.tools!.map((tool) => [tool.name, tool]))
+  const events: Shaped[] = []
+  let agentCount = 0
+  let callCount = 0
+  const run = async (name: string, input: Record<string, unknown>, parent?: string): Promise<unknown> => {
+    const agent = { agent_id: `agent-${++agentCount}`, agent_name: name }
+    events.push({ type: 'agent_started', data: { ...agent, message: `Running ${name}`, attempt: 1, ...(parent && { parent_agent_id: parent }) } })
+    const ctx: AgentContext = {
+      user_id: 'u',
+      thread_id: 't',
+      run_id: 'r',
+      agent_id: agent.agent_id,
+      content,
+      signal: new AbortController().signal,
+      log: silentLogger,
+      think (thought) { events.push({ type: 'agent_thinking', data: { ...agent, thought } }) },
+      async call_tool (tool, args) {
+        const call = { ...agent, tool_name: tool, tool_call_id: `call-${++callCount}` }
+        events.push({ type: 'tool_executing', data: { ...call, parameters: json(args) } })
+        const toolCtx: ToolContext = {
+          user_id: 'u',
+          run_id: 'r',
+          signal: new AbortController().signal,
+          progress (message, progress) { events.push({ type: 'tool_progress', data: { ...call, message, ...(progress !== undefined && { progress }) } }) }
+        }
+        const result = await tools.get(tool)!.execute(structuredClone(args), toolCtx)
+        events.push({ type: 'tool_completed', data: { ...call, status: 'success', result: json(result) } })
+        return result as any
+      },
+      call_agent: async (sub, subInput = {}) => await run(sub, subInput, agent.agent_id) as any
+    }
+    const result = json(await agents.get(name)!.run!(ctx, input))
+    events.push({ type: 'agent_completed', data: { ...agent, result, attempt: 1 } })
+    return result
+  }
+  const result = await run('supervisor', {}) as SupervisorResult
+  events.push({ type: 'run_completed', data: { result } })
+  return { events, result }
 }
 
 /** A run's events must all be of `runId`/`threadId`/`user` with seq 1..n. */
@@ -74,78 +232,111 @@ function assertEnvelopes (t: Test, events: RunEvent[], ids: { run_id: string, th
   })
 }
 
+/** Posts `content` and reads the run as a client does, over SSE opened at once; resolves once the stream ends. */
+async function streamRun (app: App, user: string, content: string) {
+  const accepted = await postMessage(app, user, { content })
+  const res = await app.inject({ method: 'GET', url: `/runs/${accepted.run_id}/events`, headers: { ...auth(user), accept: 'text/event-stream' } })
+  const blocks = parseSse(res.body).filter((b) => b.comment === undefined)
+  const events = blocks.map((b) => JSON.parse(b.data!) as RunEvent)
+  return { accepted, blocks, events, run: await waitForRun(app, user, accepted.run_id) }
+}
+
+const loadTeamSample = async (t: Test, app: App, user: string) => {
+  const res = await app.inject({ method: 'POST', url: '/usage/sample', headers: auth(user), payload: { profile: 'team' } })
+  t.equal(res.statusCode, 200)
+  t.strictSame(res.json(), { profile: 'team', inserted: 8535 })
+}
+
 requirePostgres(t)
 
 for (const url of databaseUrls()) {
   t.test(url.split(':')[0], async (t) => {
-    t.test('a default supervisor run emits exactly its events', async (t) => {
+    t.test('a supervisor run without usage data emits exactly its events', async (t) => {
       const app = await build(t, { DATABASE_URL: url })
       const before = Date.now() / 1000
-      const accepted = await postMessage(app, 'alice', { content: QUESTION })
+      const { accepted, blocks, events, run } = await streamRun(app, 'alice', QUESTION)
+      const after = Date.now() / 1000
       t.strictSame(Object.keys(accepted).sort(), ['message_id', 'run_id', 'status', 'thread_id'])
       t.match(accepted.message_id, UUID)
       t.match(accepted.thread_id, UUID)
       t.match(accepted.run_id, UUID)
       t.equal(accepted.status, 'running')
-      const run = await waitForRun(app, 'alice', accepted.run_id)
-      const after = Date.now() / 1000
       t.equal(run.status, 'completed')
 
-      const events = await getEvents(app, 'alice', accepted.run_id)
-      t.strictSame(events.map((e) => e.type), TYPES)
+      t.strictSame(events.map(stepOf), NO_DATA, 'exactly these events, in this order')
+      t.strictSame(blocks.map((b) => [b.id, b.event]), events.map((e) => [String(e.seq), e.type]), 'SSE ids and names are the seqs and types')
+      t.strictSame(await getEvents(app, 'alice', accepted.run_id), events, 'GET /runs/:id/events is what the stream sent')
       assertEnvelopes(t, events, { run_id: accepted.run_id, thread_id: accepted.thread_id, user_id: 'alice' })
+      t.strictSame(fieldProblems(events), [], 'each event has exactly the fields of CONTRACT §5')
+      assertRunContract(t, events)
 
       let lastTs = before
       for (const e of events) {
-        const at = (e.data as { timestamp: unknown }).timestamp
-        t.type(at, 'number', `${e.seq} timestamp is a number`)
-        t.ok((at as number) >= lastTs && (at as number) <= after, `${e.seq} timestamp within the run, in order`)
-        lastTs = at as number
+        const at = data(e).timestamp as number
+        t.ok(at >= lastTs && at <= after, `${e.seq} timestamp within the run, in order`)
+        lastTs = at
       }
 
-      const { steps, result } = await expectedSteps(QUESTION)
-      t.strictSame(steps.map((s) => s.type), TYPES.slice(1, -2), 'the supervisor outside the engine takes the same path')
-      const agentId = (events[0].data as { agent_id: string }).agent_id
-      t.match(agentId, UUID)
-      const agent = { agent_id: agentId, agent_name: 'supervisor' }
-      const callIds = [events[2], events[5]].map((e) => (e.data as { tool_call_id: string }).tool_call_id)
-      t.match(callIds[0], UUID)
-      t.match(callIds[1], UUID)
-      t.not(callIds[0], callIds[1], 'each tool call has its own id')
+      const started = events.filter((e) => e.type === 'agent_started').map(data)
+      t.notOk('parent_agent_id' in started[0], 'the supervisor is the root')
+      t.strictSame(started.slice(1).map((a) => [a.agent_name, a.parent_agent_id]), [['triage', started[0].agent_id], ['reporting', started[0].agent_id]])
+      t.equal(new Set(started.map((a) => a.agent_id)).size, 3, 'each agent has its own id')
 
-      const durations = events.map((e) => (e.data as { duration_ms?: unknown }).duration_ms)
-      for (const i of [4, 7, 9]) {
-        t.type(durations[i], 'number')
-        t.ok((durations[i] as number) >= 0, 'duration_ms ≥ 0')
-      }
-      const ts = (i: number) => ({ timestamp: (events[i].data as { timestamp: number }).timestamp })
-      let call = -1
-      const expected = [
-        { type: 'agent_started', data: { ...agent, message: 'Running supervisor', attempt: 1, ...ts(0) } },
-        ...steps.map((s, i) => {
-          if (s.type === 'tool_executing') call++
-          const tool = { tool_call_id: callIds[call] }
-          const extra = s.type === 'tool_completed' ? { duration_ms: durations[i + 1] } : {}
-          const data = s.type === 'agent_thinking' ? { ...agent, ...s.data } : { ...agent, ...s.data, ...tool, ...extra }
-          return { type: s.type, data: { ...data, ...ts(i + 1) } }
-        }),
-        { type: 'agent_completed', data: { ...agent, result, attempt: 1, duration_ms: durations[9], ...ts(9) } },
-        { type: 'run_completed', data: { result, ...ts(10) } }
-      ]
-      t.strictSame(events.map(({ type, data }) => ({ type, data })), expected, 'every event data, exactly')
-      t.strictSame((events[2].data as { parameters: unknown }).parameters, { group_by: 'model' })
-      t.strictSame((events[5].data as { parameters: unknown }).parameters, { limit: 5 })
-      t.equal((events[3].data as { progress: unknown }).progress, 0.5)
+      const { events: expected, result } = await simulate(QUESTION, [])
+      t.strictSame(shape(events), expected, 'every event\'s data, exactly: the pack run outside the engine takes the same steps')
+      t.strictSame(run.result, result)
+      t.equal(result.has_data, false)
+      t.strictSame(result.agents, ['triage', 'reporting'])
+    })
 
-      const opened = events.filter((e) => e.type === 'tool_executing')
-      for (const o of opened) {
-        const id = (o.data as { tool_call_id: string }).tool_call_id
-        const closes = events.filter((e) => e.type === 'tool_completed' && (e.data as { tool_call_id: string }).tool_call_id === id)
-        t.equal(closes.length, 1, 'one tool_completed per tool_executing')
-        t.ok(closes[0].seq > o.seq, 'tool_completed follows its tool_executing')
+    t.test('with the team sample, a cost question: each agent\'s own events exactly, data and optimization at once', async (t) => {
+      const app = await build(t, { DATABASE_URL: url })
+      await loadTeamSample(t, app, 'alice')
+      const { accepted, events, run } = await streamRun(app, 'alice', COST_QUESTION)
+      t.equal(run.status, 'completed')
+      t.strictSame(await getEvents(app, 'alice', accepted.run_id), events, 'GET /runs/:id/events is what the stream sent')
+      assertEnvelopes(t, events, { run_id: accepted.run_id, thread_id: accepted.thread_id, user_id: 'alice' })
+      t.strictSame(fieldProblems(events), [], 'each event has exactly the fields of CONTRACT §5')
+      assertRunContract(t, events)
+
+      const root = data(events[0])
+      t.strictSame(stepOf(events[0]), agentStep('agent_started', 'supervisor'), 'the supervisor starts first')
+      t.notOk('parent_agent_id' in root, 'the supervisor is the root')
+      t.strictSame(events.filter((e) => e.type === 'agent_started').slice(1).map((e) => [data(e).agent_name, data(e).parent_agent_id]),
+        ['triage', 'data', 'optimization', 'actions', 'reporting'].map((name) => [name, root.agent_id]), 'each sub-agent is the supervisor\'s, started once, in this order')
+      t.strictSame([stepOf(events.at(-2)!), data(events.at(-2)!).agent_id], [agentStep('agent_completed', 'supervisor'), root.agent_id], 'the supervisor completes last')
+      t.strictSame(stepOf(events.at(-1)!), ['run_completed', null, null])
+
+      const byAgent = new Map<string, RunEvent[]>()
+      for (const e of events.slice(0, -1)) byAgent.set(data(e).agent_id, [...(byAgent.get(data(e).agent_id) ?? []), e])
+      t.strictSame([...byAgent.values()].map((own) => data(own[0]).agent_name), Object.keys(COST_PATH), 'one run of each agent')
+      for (const own of byAgent.values()) {
+        const name = data(own[0]).agent_name as string
+        t.strictSame(byCall(own).map(stepOf), COST_PATH[name], `${name}: its own events, exactly`)
       }
-      t.equal(events.filter((e) => ['run_completed', 'run_failed', 'run_cancelled'].includes(e.type)).length, 1, 'one terminal event')
-      t.strictSame(runContractViolations(events), [], 'CONTRACT §5 rules 1, 3 and 4 hold')
+
+      // triage alone, then data and optimization at once, then actions, then reporting
+      const names = events.map((e) => (data(e).agent_name as string | undefined) ?? null)
+      const all = (name: string) => COST_PATH[name].map(() => name)
+      const head = ['supervisor', 'supervisor', ...all('triage'), 'supervisor']
+      const together = COST_PATH.data.length + COST_PATH.optimization.length
+      t.strictSame(names.slice(0, head.length), head, 'triage first, alone')
+      t.strictSame(names.slice(head.length, head.length + together).sort(), [...all('data'), ...all('optimization')].sort(), 'then data and optimization')
+      t.strictSame(names.slice(head.length + together), [...all('actions'), ...all('reporting'), 'supervisor', null], 'then actions, then reporting')
+
+      const parameters = (agent: string) => events.filter((e) => e.type === 'tool_executing' && data(e).agent_name === agent).map((e) => data(e).parameters)
+      t.strictSame(parameters('triage'), [{}])
+      t.strictSame(parameters('data'), [{ group_by: 'model' }, { group_by: 'provider' }, { group_by: 'feature' }, { limit: 5 }])
+      t.strictSame(parameters('optimization'), [{}, {}, {}, {}])
+      t.strictSame(events.filter((e) => e.type === 'tool_completed' && data(e).status !== 'success').map(stepOf), [], 'every tool call succeeded')
+
+      const result = run.result as SupervisorResult
+      t.strictSame(data(events.at(-1)!).result, result, 'run_completed holds the run\'s result')
+      t.strictSame(data(events.at(-2)!).result, result, 'which is the supervisor\'s')
+      t.strictSame([result.intent, result.has_data, result.agents, result.failed],
+        ['cost_optimisation', true, ['triage', 'data', 'optimization', 'actions', 'reporting'], []])
+      const report = events.find((e) => e.type === 'agent_completed' && data(e).agent_name === 'reporting')!
+      t.strictSame(data(report).result, { answer: result.answer }, 'the answer is reporting\'s')
     })
 
     t.test('GET /runs/:id of a finished run', async (t) => {
@@ -159,7 +350,7 @@ for (const url of databaseUrls()) {
       t.equal(run.agent, 'supervisor')
       t.equal(run.status, 'completed')
       t.strictSame(run.result, result, 'the result is the run_completed result')
-      t.strictSame(run.result, (await expectedSteps(QUESTION)).result)
+      t.strictSame(run.result, (await simulate(QUESTION, [])).result)
       for (const k of ['created_at', 'started_at', 'finished_at'] as const) t.match(run[k], ISO, `${k} is ISO-8601 UTC`)
       t.ok(run.created_at <= run.started_at! && run.started_at! <= run.finished_at!, 'created ≤ started ≤ finished')
 
@@ -311,6 +502,8 @@ for (const url of databaseUrls()) {
         t.match(m.created_at, ISO)
       }
 
+      // with data, the follow-up is a general question: data alone, its tools one after the other
+      await loadTeamSample(t, app, 'alice')
       const followUp = 'And which features cost the most?'
       const second = await runToEnd(app, 'alice', { content: followUp, thread_id: threadId })
       t.equal(second.accepted.thread_id, threadId, 'the message went to the same thread')
@@ -318,8 +511,14 @@ for (const url of databaseUrls()) {
       t.equal(second.run.status, 'completed')
       const events = await getEvents(app, 'alice', second.accepted.run_id)
       t.equal(events[0].seq, 1, 'a new run counts from seq 1')
-      t.strictSame(events.filter((e) => e.type === 'tool_executing').map((e) => (e.data as { parameters: unknown }).parameters),
-        [{ group_by: 'model' }, { limit: 5 }, { group_by: 'feature' }], 'a question about features also reads spend by feature')
+      t.strictSame(events.filter((e) => e.type === 'tool_executing').map((e) => [data(e).agent_name, data(e).tool_name, data(e).parameters]), [
+        ['triage', 'usage_profile', {}],
+        ['data', 'usage_summary', { group_by: 'model' }],
+        ['data', 'usage_summary', { group_by: 'provider' }],
+        ['data', 'usage_summary', { group_by: 'feature' }],
+        ['data', 'top_cost_drivers', { limit: 5 }]
+      ], 'a question about features reads spend by feature among the rest')
+      t.strictSame(shape(events), (await simulate(followUp, await app.store.listUsage('alice'))).events, 'every event\'s data, exactly')
       t.equal(events.at(-1)!.type, 'run_completed')
 
       const msgs2 = (await app.inject({ method: 'GET', url: `/threads/${threadId}/messages`, headers: auth('alice') })).json().messages as Array<Record<string, unknown>>
@@ -349,8 +548,10 @@ for (const url of databaseUrls()) {
       t.strictSame(zero.json(), { runs: { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }, tool_calls: 0, tool_errors: 0, mean_run_ms: null })
 
       const runs: RunBody[] = []
+      // without data: usage_profile alone
       runs.push((await runToEnd(app, 'alice', { content: QUESTION })).run)
-      // features and a provider: two more tool calls
+      // with data, a general question: usage_profile, usage_summary by model, provider and feature, top_cost_drivers
+      await loadTeamSample(t, app, 'alice')
       runs.push((await runToEnd(app, 'alice', { content: 'Which features cost the most on Claude?' })).run)
       await runToEnd(app, 'bob', { content: QUESTION })
 
@@ -364,14 +565,18 @@ for (const url of databaseUrls()) {
       })
       const bob = (await app.inject({ method: 'GET', url: '/me/stats', headers: auth('bob') })).json()
       t.strictSame(bob.runs, { queued: 0, running: 0, completed: 1, failed: 0, cancelled: 0 }, 'another user\'s runs are not counted')
-      t.equal(bob.tool_calls, 2)
+      t.equal(bob.tool_calls, 1)
     })
 
     t.test('GET /agents, /health and /health/ready', async (t) => {
       const app = await build(t, { DATABASE_URL: url })
       const agents = await app.inject({ method: 'GET', url: '/agents', headers: auth('alice') })
       t.equal(agents.statusCode, 200)
-      t.strictSame(agents.json(), { agents: [{ name: 'supervisor', description: supervisor.description, input_schema: { type: 'object' } }] })
+      const pack = new Map(builtinModule.agents!.map((a) => [a.name, a]))
+      t.strictSame(agents.json(), {
+        agents: ['supervisor', 'triage', 'data', 'optimization', 'anomaly', 'capacity', 'actions', 'reporting']
+          .map((name) => ({ name, description: pack.get(name)!.description, input_schema: pack.get(name)!.input_schema }))
+      })
 
       const health = await app.inject({ method: 'GET', url: '/health' })
       t.equal(health.statusCode, 200)

@@ -29,13 +29,18 @@ async function snapshot (app: App, user: string, runIds: string[]) {
   }
   const runs = []
   for (const id of runIds) runs.push({ run: await get(`/runs/${id}`), events: await getEvents(app, user, id) })
-  return { threads, perThread, runs, stats: await get('/me/stats') }
+  return { threads, perThread, runs, stats: await get('/me/stats'), usage: await get('/usage/summary') }
 }
 
-/** Runs two messages on one thread and one on another, closes, reopens: all of it reads back identically. */
+/**
+ * Runs two messages on one thread and one on another, the first without usage data and the others
+ * with the team sample, closes, reopens: all of it reads back identically.
+ */
 async function survivesRestart (t: Test, databaseUrl: string) {
   const first = await open(t, databaseUrl)
   const a = await runToEnd(first, 'alice', { content: QUESTION })
+  const sample = await first.inject({ method: 'POST', url: '/usage/sample', headers: auth('alice'), payload: { profile: 'team' } })
+  t.strictSame([sample.statusCode, sample.json()], [200, { profile: 'team', inserted: 8535 }])
   const b = await runToEnd(first, 'alice', { content: 'Which features cost the most?', thread_id: a.accepted.thread_id })
   const c = await runToEnd(first, 'alice', { content: 'And on Claude?' })
   const other = await runToEnd(first, 'bob', { content: QUESTION })
@@ -44,7 +49,10 @@ async function survivesRestart (t: Test, databaseUrl: string) {
   const before = await snapshot(first, 'alice', runIds)
   t.equal(before.threads.threads.length, 2)
   t.equal(before.perThread.flatMap((p) => p.messages.messages).length, 6)
-  t.equal(before.runs.flatMap((r) => r.events).length, 11 + 14 + 14, 'every event of the three runs')
+  // without data: supervisor 4, triage 7, reporting 3, run_completed; with data, a general question
+  // adds data's 16 (started, 2 thoughts, 4 tool calls of 3 events, completed)
+  t.strictSame(before.runs.map((r) => r.events.length), [15, 31, 31], 'every event of the three runs')
+  t.equal(before.usage.records, 8535)
   await first.close()
 
   const second = await open(t, databaseUrl)

@@ -8,8 +8,8 @@ import { forecastSpend } from '../../src/tools/forecast.js'
 import { bySavings, type Recommendation } from '../../src/tools/recommendation.js'
 import { sampleUsage } from '../../src/tools/usage-data.js'
 import { summariseUsage, topCostDrivers } from '../../src/tools/usage-stats.js'
-import { rec } from './analysis-fixtures.js'
-import { runPackAgent } from './agents-harness.js'
+import { rec } from '../helpers/analysis-fixtures.js'
+import { runPackAgent } from '../helpers/agents-harness.js'
 
 const sample = sampleUsage()
 

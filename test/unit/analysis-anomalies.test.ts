@@ -1,7 +1,7 @@
 import t from 'tap'
 import { detectAnomalies, robustZ } from '../../src/tools/anomalies.js'
 import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
-import { dayAfter, rec, seeded } from './analysis-fixtures.js'
+import { dayAfter, rec, seeded } from '../helpers/analysis-fixtures.js'
 
 /** one record per (day, model) with that day's cost; zero-cost days get no record */
 function series (start: string, costs: Record<string, number[]>, feature = 'chat'): UsageRecord[] {

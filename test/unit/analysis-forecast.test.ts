@@ -1,7 +1,7 @@
 import t from 'tap'
 import { forecastSpend } from '../../src/tools/forecast.js'
 import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
-import { dayAfter, rec, seeded } from './analysis-fixtures.js'
+import { dayAfter, rec, seeded } from '../helpers/analysis-fixtures.js'
 
 /** Sunday first, as getUTCDay counts */
 const WEEK = [0, 5, 5, 5, 5, 4, 1]

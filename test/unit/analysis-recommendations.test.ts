@@ -4,7 +4,7 @@ import { outputCaps } from '../../src/tools/output-caps.js'
 import { promptCaching } from '../../src/tools/prompt-caching.js'
 import { bySavings, type Recommendation } from '../../src/tools/recommendation.js'
 import { isSimpleTask, rightsizing } from '../../src/tools/rightsizing.js'
-import { TABLE, rec } from './analysis-fixtures.js'
+import { TABLE, rec } from '../helpers/analysis-fixtures.js'
 
 const table = TABLE
 

@@ -11,7 +11,7 @@ import { rightsizing } from '../../src/tools/rightsizing.js'
 import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
 import { usageProfile } from '../../src/tools/usage-profile.js'
 import { summariseUsage } from '../../src/tools/usage-stats.js'
-import { rec } from './analysis-fixtures.js'
+import { rec } from '../helpers/analysis-fixtures.js'
 
 const sample = sampleUsage()
 

@@ -43,7 +43,9 @@ t.test('defaults', async (t) => {
       wsHeartbeatMs: 30_000,
       wsMaxBufferedBytes: 4 * 1024 * 1024,
       shutdownGraceMs: 10_000,
-      bodyLimitBytes: 1024 * 1024
+      bodyLimitBytes: 1024 * 1024,
+      usageMaxBytes: 10 * 1024 * 1024,
+      usageMaxRows: 100_000
     }
   })
 })
@@ -61,7 +63,9 @@ t.test('values are read and converted', async (t) => {
     ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173',
     AGENT_MODULES: './a.js, ./b.mjs,',
     LOG_LEVEL: 'warn',
-    RUN_TIMEOUT_MS: '1000'
+    RUN_TIMEOUT_MS: '1000',
+    USAGE_MAX_BYTES: '2048',
+    USAGE_MAX_ROWS: '5'
   })
   t.equal(c.production, true)
   t.equal(c.port, 8080)
@@ -73,6 +77,8 @@ t.test('values are read and converted', async (t) => {
   t.strictSame(c.agentModules, ['./a.js', './b.mjs'])
   t.equal(c.logLevel, 'warn')
   t.equal(c.limits.runTimeoutMs, 1000)
+  t.equal(c.limits.usageMaxBytes, 2048)
+  t.equal(c.limits.usageMaxRows, 5)
   t.equal(c.dataDir, path.resolve('./data'), 'a Postgres url keeps the default data directory')
 })
 
@@ -122,7 +128,9 @@ t.test('each bad value stops the start with one line naming the variable', async
     ['RUN_TIMEOUT_MS', { RUN_TIMEOUT_MS: '5' }],
     ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: 'lots' }],
     ['SHUTDOWN_GRACE_MS', { SHUTDOWN_GRACE_MS: '1.5' }],
-    ['MAX_RUNS_PER_USER', { MAX_RUNS_PER_USER: '0' }]
+    ['MAX_RUNS_PER_USER', { MAX_RUNS_PER_USER: '0' }],
+    ['USAGE_MAX_BYTES', { USAGE_MAX_BYTES: '1023' }],
+    ['USAGE_MAX_ROWS', { USAGE_MAX_ROWS: '0' }]
   ]
   for (const [name, env] of cases) {
     const err = refusal(t, env)

@@ -5,7 +5,7 @@ import type { SupervisorResult } from '../../src/agents/supervisor.js'
 import { AgentRegistry, defineAgent } from '../../src/core/registry.js'
 import { bySavings } from '../../src/tools/recommendation.js'
 import { sampleUsage } from '../../src/tools/usage-data.js'
-import { runPackAgent } from './agents-harness.js'
+import { runPackAgent } from '../helpers/agents-harness.js'
 
 const sample = sampleUsage()
 const supervise = async (content: string, records = sample, replace: Parameters<typeof runPackAgent>[4] = []) =>

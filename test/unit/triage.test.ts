@@ -2,7 +2,7 @@ import t from 'tap'
 import { classifyIntent, extractEntities, planFor, resolveTimeRange, type Intent } from '../../src/agents/triage.js'
 import type { UsageProfile } from '../../src/tools/usage-profile.js'
 import { sampleUsage } from '../../src/tools/usage-data.js'
-import { runPackAgent } from './agents-harness.js'
+import { runPackAgent } from '../helpers/agents-harness.js'
 
 const PHRASINGS: ReadonlyArray<readonly [string, Intent]> = [
   ['How can we cut our LLM costs?', 'cost_optimisation'],

@@ -35,7 +35,7 @@ function groupRaw (records: readonly UsageRecord[], keyOf: (r: UsageRecord) => s
     const k = keyOf(r)
     const g = out.get(k) ?? { cost: 0, requests: 0 }
     g.cost += r.cost_usd
-    g.requests += 1
+    g.requests += r.requests ?? 1
     out.set(k, g)
   }
   return out
@@ -200,6 +200,49 @@ t.test('a hand-computed dataset', async (t) => {
       { model: 'claude-sonnet-4', provider: 'anthropic', feature: 'chat', cost_usd: 0.3, requests: 1, avg_cost_per_request_usd: 0.3, share: 0.674 },
       { model: 'gpt-4o', provider: 'openai', feature: 'chat', cost_usd: 0.13, requests: 1, avg_cost_per_request_usd: 0.125, share: 0.2808 },
       { model: 'gpt-4o-mini', provider: 'openai', feature: 'unattributed', cost_usd: 0.02, requests: 1, avg_cost_per_request_usd: 0.0151, share: 0.0339 }
+    ]
+  })
+})
+
+t.test('a hand-computed dataset with aggregated records counts their requests', async (t) => {
+  // an hourly export line stands for `requests` requests; a line without it for one
+  const hand: UsageRecord[] = [
+    { timestamp: '2025-07-01T09:00:00.000Z', provider: 'openai', model: 'gpt-4o', input_tokens: 10000, output_tokens: 5000, cost_usd: 1.25, feature: 'chat', request_id: 'h1', requests: 10 },
+    { timestamp: '2025-07-01T10:00:00.000Z', provider: 'openai', model: 'gpt-4o', input_tokens: 200, output_tokens: 10, cost_usd: 0.01, feature: 'classify', request_id: 'h2' },
+    { timestamp: '2025-07-02T11:00:00.000Z', provider: 'anthropic', model: 'claude-sonnet-4', input_tokens: 6000, output_tokens: 2400, cost_usd: 0.9, feature: 'chat', request_id: 'h3', requests: 3 }
+  ]
+  const { ctx } = toolContext()
+  const summaryTool = createUsageSummaryTool(() => hand)
+  const by = async (groupBy: GroupBy) => (await summaryTool.execute({ group_by: groupBy }, ctx)).breakdown
+
+  // 10 + 1 + 3 requests in 3 records; total $2.16
+  t.strictSame(await summaryTool.execute({}, ctx), {
+    period: { from: '2025-07-01T09:00:00.000Z', to: '2025-07-02T11:00:00.000Z' },
+    total_cost_usd: 2.16,
+    total_requests: 14,
+    total_input_tokens: 16200,
+    total_output_tokens: 7410,
+    breakdown: [
+      { key: 'gpt-4o', cost_usd: 1.26, requests: 11, share: 0.5833 },
+      { key: 'claude-sonnet-4', cost_usd: 0.9, requests: 3, share: 0.4167 }
+    ]
+  })
+  t.strictSame(await by('feature'), [
+    { key: 'chat', cost_usd: 2.15, requests: 13, share: 0.9954 },
+    { key: 'classify', cost_usd: 0.01, requests: 1, share: 0.0046 }
+  ])
+  t.strictSame(await by('day'), [
+    { key: '2025-07-01', cost_usd: 1.26, requests: 11, share: 0.5833 },
+    { key: '2025-07-02', cost_usd: 0.9, requests: 3, share: 0.4167 }
+  ])
+  // the average is per request: $1.25 over 10 requests, not over 1 record
+  t.strictSame(await createTopCostDriversTool(() => hand).execute({}, ctx), {
+    period: { from: '2025-07-01T09:00:00.000Z', to: '2025-07-02T11:00:00.000Z' },
+    total_cost_usd: 2.16,
+    drivers: [
+      { model: 'gpt-4o', provider: 'openai', feature: 'chat', cost_usd: 1.25, requests: 10, avg_cost_per_request_usd: 0.125, share: 0.5787 },
+      { model: 'claude-sonnet-4', provider: 'anthropic', feature: 'chat', cost_usd: 0.9, requests: 3, avg_cost_per_request_usd: 0.3, share: 0.4167 },
+      { model: 'gpt-4o', provider: 'openai', feature: 'classify', cost_usd: 0.01, requests: 1, avg_cost_per_request_usd: 0.01, share: 0.0046 }
     ]
   })
 })
