@@ -50,10 +50,11 @@ const lines = [
 ]
 if (app.devAuth) {
   lines.push(
-    '  dev auth is on. Get a token, then ask the supervisor agent about the bundled LLM usage sample:',
+    '  dev auth is on. Get a token, load a sample of LLM usage as your data, and ask about it:',
     `    TOKEN=$(curl -s -X POST ${base}/auth/dev-token -H 'content-type: application/json' -d '{"user_id":"alice"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')`,
-    `    curl -s -X POST ${base}/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"content":"Where does our AI money go?"}'`,
-    `    curl -s ${base}/runs/<run_id>/events -H "authorization: Bearer $TOKEN"`,
+    `    curl -s -X POST ${base}/usage/sample -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"profile":"team"}'`,
+    `    RUN=$(curl -s -X POST ${base}/messages -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"content":"How can we cut our LLM costs?"}' | sed -E 's/.*"run_id":"([^"]+)".*/\\1/')`,
+    `    curl -sN ${base}/runs/$RUN/events -H "authorization: Bearer $TOKEN" -H 'accept: text/event-stream'`,
     `  WebSocket:    ws://${base.replace(/^https?:\/\//, '')}/ws  (Authorization header, or ?ticket= from POST /ws-tickets)`
   )
 }
