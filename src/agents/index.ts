@@ -2,7 +2,7 @@ import type { AgentModule } from '../core/registry.js'
 import type { LlmClient } from '../llm/types.js'
 import { createAnalysisTools } from '../tools/analysis-tools.js'
 import { createTopCostDriversTool } from '../tools/top-cost-drivers.js'
-import { sampleSource, type UsageSource } from '../tools/usage-data.js'
+import type { UsageSource } from '../tools/usage-data.js'
 import { createUsageSummaryTool } from '../tools/usage-summary.js'
 import { actions } from './actions.js'
 import { anomaly } from './anomaly.js'
@@ -32,6 +32,3 @@ export function createBuiltinModule (source: UsageSource, { llm, tools }: Builti
     tools: packTools
   }
 }
-
-/** The pack over the bundled sample, for tests and tools that run without a store. */
-export const builtinModule: AgentModule = createBuiltinModule(sampleSource)

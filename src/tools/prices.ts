@@ -67,23 +67,6 @@ export const PRICES: PriceTable = Object.freeze({
   })
 })
 
-/** The first table (version 1), which the bundled `sampleUsage()` records were priced with. */
-export const PRICES_2025_07_01: PriceTable = Object.freeze({
-  version: 1,
-  as_of: '2025-07-01',
-  models: Object.freeze({
-    'gpt-4o': model('openai', 'standard', 2.5, 10, 1.25),
-    'gpt-4o-mini': model('openai', 'economy', 0.15, 0.6, 0.075),
-    'gpt-4.1': model('openai', 'standard', 2, 8, 0.5),
-    'gpt-4.1-mini': model('openai', 'economy', 0.4, 1.6, 0.1),
-    'claude-opus-4': model('anthropic', 'premium', 15, 75, 1.5),
-    'claude-sonnet-4': model('anthropic', 'standard', 3, 15, 0.3),
-    'claude-3-5-haiku': model('anthropic', 'economy', 0.8, 4, 0.08),
-    'gemini-2.5-pro': model('google', 'standard', 1.25, 10, 0.31),
-    'gemini-2.5-flash': model('google', 'economy', 0.3, 2.5, 0.075)
-  })
-})
-
 // How usage exports name the same model: `openai/gpt-4o`, `models/gemini-2.5-pro`,
 // `claude-sonnet-4-20250514`, `claude-sonnet-4@20250514`, `gpt-4o-2024-08-06`, `mistral-large-2411`, `…-latest`
 const PREFIX = /^(openai|anthropic|google|mistral|mistralai|deepseek|models)\//

@@ -1,6 +1,6 @@
 import { defineTool } from '../core/registry.js'
-import { sampleSource, type UsageSource } from './usage-data.js'
-import { topCostDrivers as rankDrivers, type CostDrivers } from './usage-stats.js'
+import type { UsageSource } from './usage-data.js'
+import { topCostDrivers, type CostDrivers } from './usage-stats.js'
 
 export interface TopCostDriversArgs { limit?: number }
 
@@ -15,8 +15,6 @@ export const createTopCostDriversTool = (source: UsageSource) => defineTool<TopC
   async execute (args, ctx) {
     const records = await source(ctx)
     ctx.progress(`ranking ${records.length} usage records by model and feature`, 0.5)
-    return rankDrivers(records, args.limit ?? 5)
+    return topCostDrivers(records, args.limit ?? 5)
   }
 })
-
-export const topCostDrivers = createTopCostDriversTool(sampleSource)

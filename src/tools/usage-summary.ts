@@ -1,5 +1,5 @@
 import { defineTool } from '../core/registry.js'
-import { sampleSource, type UsageSource } from './usage-data.js'
+import type { UsageSource } from './usage-data.js'
 import { GROUP_BY, summariseUsage, type GroupBy, type UsageSummary } from './usage-stats.js'
 
 export interface UsageSummaryArgs { group_by?: GroupBy }
@@ -19,5 +19,3 @@ export const createUsageSummaryTool = (source: UsageSource) => defineTool<UsageS
     return summariseUsage(records, groupBy)
   }
 })
-
-export const usageSummary = createUsageSummaryTool(sampleSource)

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { roundTo } from '../tools/money.js'
 import { costOf, priceOf, type Tier, type TokenCounts } from '../tools/prices.js'
 import type { UsageRecord } from '../tools/usage-data.js'
+import { mulberry32 } from './random.js'
 
 export const USAGE_PROFILES = Object.freeze(['enterprise', 'team'] as const)
 export type UsageProfile = typeof USAGE_PROFILES[number]
@@ -241,15 +242,4 @@ function normalise (weights: readonly number[]): readonly number[] {
 function pickIndex (shares: readonly number[], x: number): number {
   for (let i = 0; i < shares.length; i++) if ((x -= shares[i]) < 0) return i
   return shares.findLastIndex((s) => s > 0)
-}
-
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }

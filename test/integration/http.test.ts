@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { builtinModule, createBuiltinModule } from '../../src/agents/index.js'
+import { createBuiltinModule } from '../../src/agents/index.js'
 import type { SupervisorResult } from '../../src/agents/supervisor.js'
 import type { App } from '../../src/app.js'
 import { silentLogger } from '../../src/core/context.js'
@@ -572,7 +572,7 @@ for (const url of databaseUrls()) {
       const app = await build(t, { DATABASE_URL: url })
       const agents = await app.inject({ method: 'GET', url: '/agents', headers: auth('alice') })
       t.equal(agents.statusCode, 200)
-      const pack = new Map(builtinModule.agents!.map((a) => [a.name, a]))
+      const pack = new Map(createBuiltinModule(() => []).agents!.map((a) => [a.name, a]))
       t.strictSame(agents.json(), {
         agents: ['supervisor', 'triage', 'data', 'optimization', 'anomaly', 'capacity', 'actions', 'reporting']
           .map((name) => ({ name, description: pack.get(name)!.description, input_schema: pack.get(name)!.input_schema }))

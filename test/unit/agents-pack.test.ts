@@ -6,24 +6,26 @@ import type { RunEvent } from '../../src/core/events.js'
 import type { Spike } from '../../src/tools/anomalies.js'
 import { forecastSpend } from '../../src/tools/forecast.js'
 import { bySavings, type Recommendation } from '../../src/tools/recommendation.js'
-import { sampleUsage } from '../../src/tools/usage-data.js'
 import { summariseUsage, topCostDrivers } from '../../src/tools/usage-stats.js'
-import { rec } from '../helpers/analysis-fixtures.js'
+import { SAMPLE_FACTS, sampleRecords } from '../../src/usage/sample.js'
+import { dayAfter, rec, spokenDay } from '../helpers/analysis-fixtures.js'
 import { runPackAgent } from '../helpers/agents-harness.js'
 
-const sample = sampleUsage()
+const sample = sampleRecords('team')
+const { period, spike } = SAMPLE_FACTS.team
 
 t.test('data: the summary and breakdowns, the named rows and the named range', async (t) => {
-  const run = await runPackAgent('data', 'q', sample, { range: { from: '2025-07-25', to: '2025-07-31' }, focus: { models: ['gpt-4o'], providers: ['google'], features: ['chat', 'nope'] } })
+  const range = { from: dayAfter(period.to, -6), to: period.to }
+  const run = await runPackAgent('data', 'q', sample, { range, focus: { models: ['gpt-4.1'], providers: ['google'], features: ['support-chat', 'nope'] } })
   t.strictSame(run.tools.map((x) => [x.tool, x.args]), [
     ['usage_summary', { group_by: 'model' }],
     ['usage_summary', { group_by: 'provider' }],
     ['usage_summary', { group_by: 'feature' }],
     ['top_cost_drivers', { limit: 5 }],
-    ['spend_in_period', { from: '2025-07-25', to: '2025-07-31', group_by: 'model' }]
+    ['spend_in_period', { ...range, group_by: 'model' }]
   ])
   const byModel = summariseUsage(sample, 'model')
-  const week = sample.filter((r) => r.timestamp >= '2025-07-25')
+  const week = sample.filter((r) => r.timestamp >= range.from)
   t.strictSame(run.result, {
     period: byModel.period,
     total_cost_usd: byModel.total_cost_usd,
@@ -35,11 +37,11 @@ t.test('data: the summary and breakdowns, the named rows and the named range', a
     by_feature: summariseUsage(sample, 'feature').breakdown,
     top_drivers: topCostDrivers(sample, 5).drivers,
     focus: {
-      models: byModel.breakdown.filter((r) => r.key === 'gpt-4o'),
+      models: byModel.breakdown.filter((r) => r.key === 'gpt-4.1'),
       providers: summariseUsage(sample, 'provider').breakdown.filter((r) => r.key === 'google'),
-      features: summariseUsage(sample, 'feature').breakdown.filter((r) => r.key === 'chat')
+      features: summariseUsage(sample, 'feature').breakdown.filter((r) => r.key === 'support-chat')
     },
-    range: { from: '2025-07-25', to: '2025-07-31', ...summariseUsage(week, 'model') }
+    range: { ...range, ...summariseUsage(week, 'model') }
   })
 })
 
@@ -70,13 +72,17 @@ t.test('optimization: every recommendation tool, one list sorted by savings', as
 })
 
 t.test('anomaly: spikes over the whole history, those in the asked range picked out', async (t) => {
-  const inRange = await runPackAgent('anomaly', 'q', sample, { range: { from: '2025-07-15', to: '2025-07-20' } })
+  // the sample's spike: its feature and its model on the same days
+  const around = { from: dayAfter(spike.days[0], -2), to: dayAfter(spike.days.at(-1)!, 3) }
+  const inRange = await runPackAgent('anomaly', 'q', sample, { range: around })
   t.strictSame(inRange.tools, [{ agent: 'anomaly', tool: 'detect_anomalies', args: {} }])
-  t.strictSame(inRange.result.spike_days, ['2025-07-17'])
-  t.strictSame(inRange.result.asked.spikes.map((s: Spike) => s.key), ['summarise', 'claude-sonnet-4', 'gemini-2.5-pro'])
-  const outside = await runPackAgent('anomaly', 'q', sample, { range: { from: '2025-07-20', to: '2025-07-31' } })
-  t.strictSame(outside.result.asked, { range: { from: '2025-07-20', to: '2025-07-31' }, spikes: [] })
-  t.equal(outside.result.anomalies.length, 3)
+  t.strictSame(inRange.result.spike_days, spike.days)
+  t.strictSame(inRange.result.asked.spikes.map((s: Spike) => [s.dimension, s.key, s.days]).sort(), [['feature', spike.feature, spike.days], ['model', spike.model, spike.days]])
+  t.strictSame(inRange.result.asked.spikes, inRange.result.anomalies, 'every spike is in the range')
+  const after = { from: dayAfter(spike.days.at(-1)!, 1), to: period.to }
+  const outside = await runPackAgent('anomaly', 'q', sample, { range: after })
+  t.strictSame(outside.result.asked, { range: after, spikes: [] })
+  t.equal(outside.result.anomalies.length, 2)
   t.equal((await runPackAgent('anomaly', 'q', sample)).result.asked, undefined)
 })
 
@@ -153,9 +159,9 @@ function untraceable (answer: string, events: RunEvent[]): string[] {
 for (const question of [
   'Where does our AI money go?',
   'How can we cut our LLM costs?',
-  'Why did summarise spike on July 17, and what would it save to fix it?',
+  `Why did ${spike.feature} spike on ${spokenDay(spike.days[0])}, and what would it save to fix it?`,
   'What will we spend over the next 90 days?',
-  'How much did we spend last week on claude and gpt-4o?'
+  'How much did we spend last week on claude and gpt-4.1?'
 ]) {
   t.test(`every figure of the answer comes from a tool or agent result: ${question}`, async (t) => {
     const run = await runPackAgent<SupervisorResult>('supervisor', question, sample)

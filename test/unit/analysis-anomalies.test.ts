@@ -1,7 +1,9 @@
 import t from 'tap'
 import { detectAnomalies, robustZ } from '../../src/tools/anomalies.js'
-import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
-import { dayAfter, rec, seeded } from '../helpers/analysis-fixtures.js'
+import type { UsageRecord } from '../../src/tools/usage-data.js'
+import { mulberry32 } from '../../src/usage/random.js'
+import { SAMPLE_FACTS, sampleRecords, USAGE_PROFILES } from '../../src/usage/sample.js'
+import { dayAfter, rec } from '../helpers/analysis-fixtures.js'
 
 /** one record per (day, model) with that day's cost; zero-cost days get no record */
 function series (start: string, costs: Record<string, number[]>, feature = 'chat'): UsageRecord[] {
@@ -61,7 +63,7 @@ t.test('too little data', async (t) => {
 
 t.test('an injected spike in a synthetic series is found with its exact days, and nothing else is', async (t) => {
   // six weeks of three features on two models: weekday load, 1% daily growth, ±15% noise
-  const rng = seeded(42)
+  const rng = mulberry32(42)
   const start = '2025-05-05'
   const features = { search: 40, support: 25, digest: 10 }
   const records: UsageRecord[] = []
@@ -90,14 +92,16 @@ t.test('an injected spike in a synthetic series is found with its exact days, an
   t.ok(search.multiple! > 2.5 && search.multiple! < 4, `about three times the baseline: ${search.multiple}`)
 })
 
-t.test('the bundled sample: its summarise retry loop on 2025-07-17 and nothing else', async (t) => {
-  const r = detectAnomalies(sampleUsage())
-  t.strictSame(r.anomalies.map((a) => [a.dimension, a.key, a.days]), [
-    ['feature', 'summarise', ['2025-07-17']],
-    ['model', 'claude-sonnet-4', ['2025-07-17']],
-    ['model', 'gemini-2.5-pro', ['2025-07-17']]
-  ])
-})
+for (const profile of USAGE_PROFILES) {
+  t.test(`the ${profile} sample: its retry loop on its spike days, in its feature and model, and nothing else`, async (t) => {
+    const { feature, model, days } = SAMPLE_FACTS[profile].spike
+    const r = detectAnomalies(sampleRecords(profile))
+    t.strictSame(r.anomalies.map((a) => [a.dimension, a.key, a.days]).sort(), [
+      ['feature', feature, days],
+      ['model', model, days]
+    ])
+  })
+}
 
 t.test('rounding noise in float sums is no spread and no spike', async (t) => {
   // 0.1 + 0.2 is 0.30000000000000004: the days differ only in their last bits

@@ -1,7 +1,9 @@
 import t from 'tap'
 import { forecastSpend } from '../../src/tools/forecast.js'
-import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
-import { dayAfter, rec, seeded } from '../helpers/analysis-fixtures.js'
+import type { UsageRecord } from '../../src/tools/usage-data.js'
+import { mulberry32 } from '../../src/usage/random.js'
+import { SAMPLE_FACTS, sampleRecords } from '../../src/usage/sample.js'
+import { dayAfter, rec } from '../helpers/analysis-fixtures.js'
 
 /** Sunday first, as getUTCDay counts */
 const WEEK = [0, 5, 5, 5, 5, 4, 1]
@@ -43,7 +45,7 @@ t.test('a one-off spike and a dip are left out of the fit', async (t) => {
 })
 
 t.test('a noisy synthetic series: the next 30 and 90 days land within the stated interval', async (t) => {
-  const rng = seeded(7)
+  const rng = mulberry32(7)
   const truth = (i: number) => 50 + 1.2 * i + 4 * WEEK[(i + 1) % 7] // starts on a Monday
   const noisy = (i: number) => truth(i) + 6 * (rng() - 0.5)
   const history = Array.from({ length: 56 }, (_, i) => noisy(i))
@@ -80,9 +82,12 @@ t.test('too little data', async (t) => {
   t.equal(forecastSpend(daily('2025-06-01', Array(14).fill(1))).horizons.length, 2)
 })
 
-t.test('the bundled sample grows about 1% a day: the next 30 days cost more than the last 30', async (t) => {
-  const f = forecastSpend(sampleUsage())
-  t.equal(f.last_30_days_usd, 93.83)
+t.test('the team sample grows: the next 30 days cost more than the last 30', async (t) => {
+  const sample = sampleRecords('team')
+  const f = forecastSpend(sample)
+  const since = dayAfter(SAMPLE_FACTS.team.period.to, -30)
+  const last30 = sample.filter((r) => r.timestamp.slice(0, 10) > since).reduce((s, r) => s + r.cost_usd, 0)
+  t.equal(f.last_30_days_usd, Math.round(last30 * 100) / 100)
   const [month, quarter] = f.horizons
   t.ok(month.point_usd > f.last_30_days_usd!)
   t.ok(month.low_usd < month.point_usd && month.point_usd < month.high_usd)

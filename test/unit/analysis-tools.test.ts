@@ -8,12 +8,13 @@ import { forecastSpend } from '../../src/tools/forecast.js'
 import { outputCaps } from '../../src/tools/output-caps.js'
 import { promptCaching } from '../../src/tools/prompt-caching.js'
 import { rightsizing } from '../../src/tools/rightsizing.js'
-import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
+import type { UsageRecord } from '../../src/tools/usage-data.js'
 import { usageProfile } from '../../src/tools/usage-profile.js'
 import { summariseUsage } from '../../src/tools/usage-stats.js'
+import { sampleRecords } from '../../src/usage/sample.js'
 import { rec } from '../helpers/analysis-fixtures.js'
 
-const sample = sampleUsage()
+const sample = sampleRecords('team')
 
 function context (user_id = 'user-1') {
   const progress: string[] = []
@@ -46,14 +47,14 @@ t.test('each tool is its pure function over the user\'s records', async (t) => {
   t.strictSame(await call(tools.get('recommend_caching'), { min_prompt_tokens: 0 }), promptCaching(sample, { min_prompt_tokens: 0 }))
   t.strictSame(await call(tools.get('recommend_batching'), { features: ['extract'] }), batching(sample, { features: ['extract'] }))
   t.strictSame(await call(tools.get('recommend_output_caps'), { ratio: 1.5 }), outputCaps(sample, { ratio: 1.5 }))
-  t.strictSame(await call(tools.get('recommend_rightsizing'), { simple_features: ['chat'] }), rightsizing(sample, { simple_features: ['chat'] }))
+  t.strictSame(await call(tools.get('recommend_rightsizing'), { simple_features: ['support-chat'] }), rightsizing(sample, { simple_features: ['support-chat'] }))
 })
 
 t.test('from and to narrow every analysis to whole UTC days', async (t) => {
   const tools = toolsOf(() => sample)
-  const week = sample.filter((r) => r.timestamp >= '2025-07-10' && r.timestamp < '2025-07-17')
+  const week = sample.filter((r) => r.timestamp >= '2025-08-10' && r.timestamp < '2025-08-17')
   t.equal(week.length > 0, true)
-  const range = { from: '2025-07-10', to: '2025-07-16' }
+  const range = { from: '2025-08-10', to: '2025-08-16' }
   t.strictSame(await call(tools.get('recommend_rightsizing'), range), rightsizing(week))
   t.strictSame(await call(tools.get('detect_anomalies'), range), detectAnomalies(week))
   t.strictSame(await call(tools.get('spend_in_period'), range), { ...range, ...summariseUsage(week, 'model') })
@@ -74,16 +75,17 @@ t.test('each user sees only their own records', async (t) => {
 t.test('the tools report progress', async (t) => {
   const tools = toolsOf(() => sample)
   const { ctx, progress } = context()
-  for (const name of tools.keys()) await tools.get(name)!.execute(name === 'spend_in_period' ? { from: '2025-07-01', to: '2025-07-31' } : {}, ctx)
+  for (const name of tools.keys()) await tools.get(name)!.execute(name === 'spend_in_period' ? { from: '2025-08-01', to: '2025-08-31' } : {}, ctx)
+  const n = sample.length
   t.strictSame(progress, [
-    'profiling over 2760 usage records',
-    'summarising 2025-07-01 to 2025-07-31 over 2760 usage records',
-    'looking for spikes over 2760 usage records',
-    'fitting trend and weekly cycle over 2760 usage records',
-    'pricing cheaper models over 2760 usage records',
-    'finding repeated prompts over 2760 usage records',
-    'finding batchable work over 2760 usage records',
-    'measuring output lengths over 2760 usage records'
+    `profiling over ${n} usage records`,
+    `summarising 2025-08-01 to 2025-08-31 over ${n} usage records`,
+    `looking for spikes over ${n} usage records`,
+    `fitting trend and weekly cycle over ${n} usage records`,
+    `pricing cheaper models over ${n} usage records`,
+    `finding repeated prompts over ${n} usage records`,
+    `finding batchable work over ${n} usage records`,
+    `measuring output lengths over ${n} usage records`
   ])
 })
 

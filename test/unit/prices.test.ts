@@ -1,5 +1,6 @@
 import t from 'tap'
-import { canonicalModel, costOf, findPrice, priceOf, PRICES, PRICES_2025_07_01, TIERS } from '../../src/tools/prices.js'
+import { canonicalModel, costOf, findPrice, priceOf, PRICES, TIERS } from '../../src/tools/prices.js'
+import { TABLE } from '../helpers/analysis-fixtures.js'
 
 const models = Object.entries(PRICES.models)
 
@@ -87,17 +88,10 @@ t.test('snapshots, aliases and prefixed names resolve to the catalogue entry', a
   t.throws(() => priceOf('gpt-4o-audio-preview'), RangeError)
 })
 
-t.test('version 1 is kept: the table the bundled sample was priced with', async (t) => {
-  t.equal(PRICES_2025_07_01.version, 1)
-  t.equal(PRICES_2025_07_01.as_of, '2025-07-01')
-  t.strictSame(Object.keys(PRICES_2025_07_01.models), ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'claude-opus-4',
-    'claude-sonnet-4', 'claude-3-5-haiku', 'gemini-2.5-pro', 'gemini-2.5-flash'])
-  for (const [name, p] of Object.entries(PRICES_2025_07_01.models)) {
-    const now = PRICES.models[name]
-    t.strictSame([p.input, p.output, p.cached_input], [now.input, now.output, now.cached_input], `${name}: prices unchanged since`)
-  }
-  t.equal(PRICES_2025_07_01.models['gemini-2.5-pro'].tier, 'standard', 'version 2 moved it to premium')
-  t.equal(priceOf('gemini-2.5-pro', PRICES_2025_07_01).tier, 'standard')
-  t.equal(findPrice('gpt-5', PRICES_2025_07_01), undefined)
-  t.throws(() => priceOf('gpt-5', PRICES_2025_07_01), new RangeError('no price for model "gpt-5" in the table of 2025-07-01'))
+t.test('a lookup reads the table it is given, not the catalogue', async (t) => {
+  t.equal(canonicalModel('openai/mid-a-2025-01-01', TABLE), 'mid-a')
+  t.equal(priceOf('mid-a', TABLE), TABLE.models['mid-a'])
+  t.equal(findPrice('gpt-5', TABLE), undefined)
+  t.throws(() => priceOf('gpt-5', TABLE), new RangeError('no price for model "gpt-5" in the table of 2025-07-01'))
+  t.equal(costOf('mid-a', { input_tokens: 1_000_000, output_tokens: 0 }, TABLE), 2)
 })

@@ -1,8 +1,10 @@
 import t from 'tap'
 import { classifyIntent, extractEntities, planFor, resolveTimeRange, type Intent } from '../../src/agents/triage.js'
 import type { UsageProfile } from '../../src/tools/usage-profile.js'
-import { sampleUsage } from '../../src/tools/usage-data.js'
+import { sampleRecords } from '../../src/usage/sample.js'
 import { runPackAgent } from '../helpers/agents-harness.js'
+
+const sample = sampleRecords('team')
 
 const PHRASINGS: ReadonlyArray<readonly [string, Intent]> = [
   ['How can we cut our LLM costs?', 'cost_optimisation'],
@@ -132,19 +134,19 @@ t.test('time ranges count back from the last day of the data', async (t) => {
 })
 
 t.test('the triage agent: intent, entities and whether the data suffices', async (t) => {
-  const run = await runPackAgent('triage', 'Why did summarise spike in July?', sampleUsage())
+  const run = await runPackAgent('triage', 'Why did summarise spike in August?', sample)
   t.strictSame(run.tools, [{ agent: 'triage', tool: 'usage_profile', args: {} }])
   const r = run.result
   t.equal(r.intent, 'anomaly_investigation')
-  t.strictSame(r.entities, { models: [], providers: [], features: ['summarise'], time_range: { text: 'in July', from: '2025-07-01', to: '2025-07-31' } })
-  t.equal(r.data.records, 2760)
+  t.strictSame(r.entities, { models: [], providers: [], features: ['summarise'], time_range: { text: 'in August', from: '2025-08-01', to: '2025-08-31' } })
+  t.equal(r.data.records, sample.length)
   t.equal(r.data_sufficient, true)
   t.strictSame(r.agents, ['data', 'anomaly'])
   t.equal(run.thoughts('triage').length, 2)
   t.equal(run.thoughts('triage')[0], 'The question reads as anomaly investigation (from "spike", "why did summarise spike"). Checking what usage data there is.')
-  t.equal(run.thoughts('triage')[1], '2760 records over 30 days. Enough data for this question. Next: data, anomaly.')
+  t.equal(run.thoughts('triage')[1], `${sample.length} records over 30 days. Enough data for this question. Next: data, anomaly.`)
 
-  const asked = await runPackAgent('triage', 'ignored', sampleUsage(), { content: 'forecast please' })
+  const asked = await runPackAgent('triage', 'ignored', sample, { content: 'forecast please' })
   t.equal(asked.result.intent, 'capacity_planning', 'the input content wins over the message')
 })
 
@@ -155,12 +157,12 @@ t.test('triage says when the data cannot answer', async (t) => {
   t.strictSame(none.agents, [])
   t.equal(none.data_note, 'There are no usage records to analyse.')
 
-  const tenDays = sampleUsage().filter((r) => r.timestamp >= '2025-07-22')
+  const tenDays = sample.filter((r) => r.timestamp >= '2025-08-22')
   const short = (await runPackAgent('triage', 'forecast next month', tenDays)).result
   t.equal(short.data_sufficient, false)
   t.equal(short.data_note, '10 days of data; a forecast needs at least 14.')
   t.strictSame(short.agents, ['data', 'capacity'], 'capacity still runs and says why it cannot forecast')
-  const fiveDays = sampleUsage().filter((r) => r.timestamp >= '2025-07-27')
+  const fiveDays = sample.filter((r) => r.timestamp >= '2025-08-27')
   t.equal((await runPackAgent('triage', 'any spikes?', fiveDays)).result.data_note, '5 days of data; spotting spikes needs at least 7.')
   t.equal((await runPackAgent('triage', 'how can we save?', fiveDays)).result.data_sufficient, true)
 })

@@ -2,11 +2,11 @@ import t, { type Test } from 'tap'
 import { Ajv } from 'ajv'
 import type { ToolContext } from '../../src/core/registry.js'
 import { roundCents } from '../../src/tools/money.js'
-import { PRICES } from '../../src/tools/prices.js'
-import { createTopCostDriversTool, topCostDrivers } from '../../src/tools/top-cost-drivers.js'
-import { sampleUsage, type UsageRecord } from '../../src/tools/usage-data.js'
+import { createTopCostDriversTool } from '../../src/tools/top-cost-drivers.js'
+import type { UsageRecord } from '../../src/tools/usage-data.js'
 import { GROUP_BY, type CostDrivers, type GroupBy, type UsageSummary } from '../../src/tools/usage-stats.js'
-import { createUsageSummaryTool, usageSummary } from '../../src/tools/usage-summary.js'
+import { createUsageSummaryTool } from '../../src/tools/usage-summary.js'
+import { sampleRecords, USAGE_PROFILES } from '../../src/usage/sample.js'
 
 function toolContext () {
   const progress: Array<[string, number | undefined]> = []
@@ -18,9 +18,6 @@ function toolContext () {
   }
   return { ctx, progress }
 }
-
-const summary = async (args: { group_by?: GroupBy }) => await usageSummary.execute(args, toolContext().ctx) as UsageSummary
-const drivers = async (args: { limit?: number }) => await topCostDrivers.execute(args, toolContext().ctx) as CostDrivers
 
 /** whole cents, and within half a cent of the unrounded sum */
 function sameToTheCent (t: Test, got: number, raw: number, what: string) {
@@ -41,113 +38,78 @@ function groupRaw (records: readonly UsageRecord[], keyOf: (r: UsageRecord) => s
   return out
 }
 
-const records = sampleUsage()
-const rawTotal = records.reduce((s, r) => s + r.cost_usd, 0)
+for (const profile of USAGE_PROFILES) {
+  const records = sampleRecords(profile)
+  const rawTotal = records.reduce((s, r) => s + r.cost_usd, 0)
+  const summaryTool = createUsageSummaryTool(() => records)
+  const driverTool = createTopCostDriversTool(() => records)
+  const summary = async (args: { group_by?: GroupBy }) => await summaryTool.execute(args, toolContext().ctx) as UsageSummary
+  const drivers = async (args: { limit?: number }) => await driverTool.execute(args, toolContext().ctx) as CostDrivers
 
-t.test('the sample is deterministic, frozen and well formed', async (t) => {
-  t.equal(sampleUsage('team'), records, 'computed once')
-  t.strictSame(sampleUsage(), records)
-  t.equal(records.length, 2760)
-  t.strictSame(records[0], {
-    timestamp: '2025-07-02T00:05:16.000Z',
-    provider: 'google',
-    model: 'gemini-2.5-pro',
-    input_tokens: 31918,
-    output_tokens: 996,
-    cached_tokens: 3784,
-    cost_usd: 0.046301,
-    latency_ms: 16130,
-    feature: 'summarise',
-    prompt_hash: '420fcb697294a4a9',
-    request_id: 'req_00001'
-  })
-  t.equal(records.at(-1)!.timestamp, '2025-07-31T23:55:52.000Z')
-  t.ok(Object.isFrozen(records) && Object.isFrozen(records[0]))
-  t.throws(() => { (records as UsageRecord[]).push(records[0]) }, TypeError)
-
-  t.equal(new Set(records.map((r) => r.request_id)).size, records.length, 'request ids are unique')
-  t.ok(records.every((r, i) => i === 0 || records[i - 1].timestamp <= r.timestamp), 'sorted by time')
-  t.strictSame([...new Set(records.map((r) => r.timestamp.slice(0, 10)))].length, 30, '30 days')
-  t.strictSame([...new Set(records.map((r) => r.feature))].sort(), ['chat', 'classify', 'extract', 'summarise'])
-  t.strictSame([...new Set(records.map((r) => r.provider))].sort(), ['anthropic', 'google', 'openai'])
-
-  const weekday = records.filter((r) => r.timestamp.startsWith('2025-07-29')).length // a Tuesday
-  const sunday = records.filter((r) => r.timestamp.startsWith('2025-07-27')).length
-  t.ok(weekday > 2 * sunday, `weekday ${weekday} vs Sunday ${sunday}`)
-
-  // cost = (uncached input × input rate + cached × cached rate + output × output rate) / 1e6
-  const wrong = records.filter((r) => {
-    const p = PRICES.models[r.model]
-    const cached = r.cached_tokens ?? 0
-    const cost = ((r.input_tokens - cached) * p.input + cached * p.cached_input + r.output_tokens * p.output) / 1e6
-    return Math.abs(cost - r.cost_usd) > 5e-7 + 1e-12 || Math.round(r.cost_usd * 1e6) / 1e6 !== r.cost_usd
-  })
-  t.strictSame(wrong, [], 'every cost is tokens × price, to 6 decimals')
-})
-
-t.test('usage_summary matches an independent recomputation for every grouping', async (t) => {
-  const keys: Record<GroupBy, (r: UsageRecord) => string> = {
-    model: (r) => r.model,
-    provider: (r) => r.provider,
-    feature: (r) => r.feature!,
-    day: (r) => r.timestamp.slice(0, 10)
-  }
-  for (const groupBy of GROUP_BY) {
-    const s = await summary({ group_by: groupBy })
-    const expected = groupRaw(records, keys[groupBy])
-    t.strictSame(s.period, { from: records[0].timestamp, to: records.at(-1)!.timestamp })
-    sameToTheCent(t, s.total_cost_usd, rawTotal, 'total')
-    t.equal(s.total_requests, records.length)
-    t.equal(s.total_input_tokens, records.reduce((n, r) => n + r.input_tokens, 0))
-    t.equal(s.total_output_tokens, records.reduce((n, r) => n + r.output_tokens, 0))
-    t.strictSame(s.breakdown.map((b) => b.key).sort(), [...expected.keys()].sort(), `${groupBy}: every key once`)
-    for (const row of s.breakdown) {
-      const e = expected.get(row.key)!
-      sameToTheCent(t, row.cost_usd, e.cost, `${groupBy} ${row.key}`)
-      t.equal(row.requests, e.requests)
-      t.ok(Math.abs(row.share - e.cost / rawTotal) <= 0.00005 + 1e-12, `${groupBy} ${row.key} share`)
+  t.test(`${profile} sample: usage_summary matches an independent recomputation for every grouping`, async (t) => {
+    const keys: Record<GroupBy, (r: UsageRecord) => string> = {
+      model: (r) => r.model,
+      provider: (r) => r.provider,
+      feature: (r) => r.feature!,
+      day: (r) => r.timestamp.slice(0, 10)
     }
-    t.ok(s.breakdown.every((b, i) => i === 0 || s.breakdown[i - 1].cost_usd >= b.cost_usd), `${groupBy}: largest first`)
-    const shares = s.breakdown.reduce((n, b) => n + b.share, 0)
-    t.ok(Math.abs(shares - 1) < 0.002, `${groupBy}: shares sum to ${shares}`)
-  }
-  t.strictSame(await summary({}), await summary({ group_by: 'model' }), 'model is the default')
-  t.equal((await summary({ group_by: 'day' })).breakdown.length, 30)
-})
-
-t.test('top_cost_drivers matches an independent recomputation', async (t) => {
-  const pairs = groupRaw(records, (r) => `${r.model} / ${r.feature}`)
-  const ranked = [...pairs].sort((a, b) => b[1].cost - a[1].cost)
-  const all = await drivers({ limit: 20 })
-  t.equal(all.drivers.length, pairs.size, 'fewer pairs than the limit: all of them')
-  sameToTheCent(t, all.total_cost_usd, rawTotal, 'total')
-  all.drivers.forEach((d, i) => {
-    const [key, e] = ranked[i]
-    t.equal(`${d.model} / ${d.feature}`, key, `rank ${i + 1}`)
-    sameToTheCent(t, d.cost_usd, e.cost, key)
-    t.equal(d.requests, e.requests)
-    t.ok(Math.abs(d.avg_cost_per_request_usd - e.cost / e.requests) <= 5e-7, `${key} average`)
-    t.ok(Math.abs(d.share - e.cost / rawTotal) <= 0.00005 + 1e-12, `${key} share`)
-    t.equal(d.provider, records.find((r) => r.model === d.model)!.provider)
+    for (const groupBy of GROUP_BY) {
+      const s = await summary({ group_by: groupBy })
+      const expected = groupRaw(records, keys[groupBy])
+      t.strictSame(s.period, { from: records[0].timestamp, to: records.at(-1)!.timestamp })
+      sameToTheCent(t, s.total_cost_usd, rawTotal, 'total')
+      t.equal(s.total_requests, records.reduce((n, r) => n + (r.requests ?? 1), 0))
+      t.equal(s.total_input_tokens, records.reduce((n, r) => n + r.input_tokens, 0))
+      t.equal(s.total_output_tokens, records.reduce((n, r) => n + r.output_tokens, 0))
+      t.strictSame(s.breakdown.map((b) => b.key).sort(), [...expected.keys()].sort(), `${groupBy}: every key once`)
+      for (const row of s.breakdown) {
+        const e = expected.get(row.key)!
+        sameToTheCent(t, row.cost_usd, e.cost, `${groupBy} ${row.key}`)
+        t.equal(row.requests, e.requests)
+        t.ok(Math.abs(row.share - e.cost / rawTotal) <= 0.00005 + 1e-12, `${groupBy} ${row.key} share`)
+      }
+      t.ok(s.breakdown.every((b, i) => i === 0 || s.breakdown[i - 1].cost_usd >= b.cost_usd), `${groupBy}: largest first`)
+      const shares = s.breakdown.reduce((n, b) => n + b.share, 0)
+      t.ok(Math.abs(shares - 1) < 0.002, `${groupBy}: shares sum to ${shares}`)
+    }
+    t.strictSame(await summary({}), await summary({ group_by: 'model' }), 'model is the default')
+    t.equal((await summary({ group_by: 'day' })).breakdown.length, 30)
   })
-  t.strictSame((await drivers({})).drivers, all.drivers.slice(0, 5), 'five by default')
-  t.strictSame((await drivers({ limit: 2 })).drivers, all.drivers.slice(0, 2))
-})
 
-t.test('the tools report progress', async (t) => {
-  const { ctx, progress } = toolContext()
-  await usageSummary.execute({ group_by: 'feature' }, ctx)
-  await topCostDrivers.execute({ limit: 3 }, ctx)
-  t.strictSame(progress, [
-    ['summarising 2760 usage records by feature', 0.5],
-    ['ranking 2760 usage records by model and feature', 0.5]
-  ])
-})
+  t.test(`${profile} sample: top_cost_drivers matches an independent recomputation`, async (t) => {
+    const pairs = groupRaw(records, (r) => `${r.model} / ${r.feature}`)
+    const ranked = [...pairs].sort((a, b) => b[1].cost - a[1].cost)
+    const all = await drivers({ limit: 20 })
+    t.equal(all.drivers.length, pairs.size, 'fewer pairs than the limit: all of them')
+    sameToTheCent(t, all.total_cost_usd, rawTotal, 'total')
+    all.drivers.forEach((d, i) => {
+      const [key, e] = ranked[i]
+      t.equal(`${d.model} / ${d.feature}`, key, `rank ${i + 1}`)
+      sameToTheCent(t, d.cost_usd, e.cost, key)
+      t.equal(d.requests, e.requests)
+      t.ok(Math.abs(d.avg_cost_per_request_usd - e.cost / e.requests) <= 5e-7, `${key} average`)
+      t.ok(Math.abs(d.share - e.cost / rawTotal) <= 0.00005 + 1e-12, `${key} share`)
+      t.equal(d.provider, records.find((r) => r.model === d.model)!.provider)
+    })
+    t.strictSame((await drivers({})).drivers, all.drivers.slice(0, 5), 'five by default')
+    t.strictSame((await drivers({ limit: 2 })).drivers, all.drivers.slice(0, 2))
+  })
+
+  t.test(`${profile} sample: the tools report progress`, async (t) => {
+    const { ctx, progress } = toolContext()
+    await summaryTool.execute({ group_by: 'feature' }, ctx)
+    await driverTool.execute({ limit: 3 }, ctx)
+    t.strictSame(progress, [
+      [`summarising ${records.length} usage records by feature`, 0.5],
+      [`ranking ${records.length} usage records by model and feature`, 0.5]
+    ])
+  })
+}
 
 t.test('the input schemas refuse bad arguments', async (t) => {
   const ajv = new Ajv()
-  const summaryArgs = ajv.compile(usageSummary.input_schema)
-  const driverArgs = ajv.compile(topCostDrivers.input_schema)
+  const summaryArgs = ajv.compile(createUsageSummaryTool(() => []).input_schema)
+  const driverArgs = ajv.compile(createTopCostDriversTool(() => []).input_schema)
   for (const ok of [{}, ...GROUP_BY.map((g) => ({ group_by: g }))]) t.ok(summaryArgs(ok), JSON.stringify(ok))
   for (const bad of [{ group_by: 'week' }, { group_by: 'MODEL' }, { group_by: 1 }, { other: true }]) t.notOk(summaryArgs(bad), JSON.stringify(bad))
   for (const ok of [{}, { limit: 1 }, { limit: 20 }]) t.ok(driverArgs(ok), JSON.stringify(ok))
