@@ -24,7 +24,6 @@ t.test('defaults', async (t) => {
     port: 3000,
     host: '127.0.0.1',
     databaseUrl: 'sqlite:./data/agentwire.db',
-    redisUrl: undefined,
     dataDir: path.resolve('./data'),
     auth: { secret: undefined, publicKey: undefined, issuer: undefined, audience: undefined, devTokenTtlS: 86400 },
     allowedOrigins: undefined,
@@ -56,7 +55,6 @@ t.test('values are read and converted', async (t) => {
     PORT: '8080',
     HOST: '0.0.0.0',
     DATABASE_URL: 'postgres://u:p@db:5432/agentwire',
-    REDIS_URL: 'redis://cache:6379',
     AUTH_JWT_SECRET: SECRET,
     AUTH_JWT_ISSUER: 'https://issuer.example',
     AUTH_JWT_AUDIENCE: 'agentwire',
@@ -71,7 +69,6 @@ t.test('values are read and converted', async (t) => {
   t.equal(c.port, 8080)
   t.equal(c.host, '0.0.0.0')
   t.equal(c.databaseUrl, 'postgres://u:p@db:5432/agentwire')
-  t.equal(c.redisUrl, 'redis://cache:6379')
   t.strictSame(c.auth, { secret: SECRET, publicKey: undefined, issuer: 'https://issuer.example', audience: 'agentwire', devTokenTtlS: 86400 })
   t.strictSame(c.allowedOrigins, ['https://app.example.com', 'http://localhost:5173'])
   t.strictSame(c.agentModules, ['./a.js', './b.mjs'])
@@ -121,6 +118,7 @@ t.test('each bad value stops the start with one line naming the variable', async
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:' }],
     ['REDIS_URL', { REDIS_URL: 'http://cache:6379' }],
+    ['REDIS_URL', { REDIS_URL: 'redis://cache:6379' }],
     ['AUTH_JWT_SECRET', { AUTH_JWT_SECRET: 'too-short' }],
     ['AUTH_JWT_PUBLIC_KEY', { AUTH_JWT_PUBLIC_KEY: 'not a pem' }],
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'notanorigin' }],
