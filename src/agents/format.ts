@@ -6,4 +6,5 @@ const COUNT = new Intl.NumberFormat('en-US')
 export const usd = (n: number) => DOLLARS.format(n)
 export const usdFine = (n: number) => FINE_DOLLARS.format(n)
 export const count = (n: number) => COUNT.format(n)
-export const pct = (share: number) => `${(share * 100).toFixed(1)}%`
+// shares are stored to 4 decimals: two decimals of percent show them without rounding twice
+export const pct = (share: number) => `${(share * 100).toFixed(2)}%`

@@ -94,7 +94,9 @@ function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) =
     groups.set(key, g)
     total += r.cost_usd
   }
-  const sorted = [...groups.values()].sort((a, b) => b.cost - a.cost || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  // compared to the micro-dollar: float noise in equal sums must not decide the order of a tie
+  const micro = (x: number) => Math.round(x * 1e6)
+  const sorted = [...groups.values()].sort((a, b) => micro(b.cost) - micro(a.cost) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   return { total, groups: sorted }
 }
 

@@ -7,93 +7,15 @@ import { sampleRecords } from '../../src/usage/sample.js'
 import { auth, build } from '../helpers/app.js'
 import { assertRunContract } from '../helpers/contract.js'
 import { getEvents, runToEnd } from '../helpers/http.js'
+import { checkAnswerFigures, daysOf, expectedRecommendations, type Catalogue } from '../helpers/report-figures.js'
 
-interface Price { provider: string, tier: string, input: number, output: number, cached_input: number, batch_discount?: number }
-const CATALOGUE = PRICES.models as unknown as Record<string, Price>
-
-/**
- * What each recommendation should save, worked out here again from the raw records and the
- * price catalogue alone, without the pack's code: per (type, feature), the raw saving over the
- * records' days. An aggregated record stands for `requests` requests of its mean size.
- */
-function expectedSavings (records: readonly UsageRecord[]): Map<string, number> {
-  const price = (m: string) => CATALOGUE[m]
-  const requests = (rs: readonly UsageRecord[]) => rs.reduce((s, r) => s + (r.requests ?? 1), 0)
-  const listCost = (m: string, r: UsageRecord) => {
-    const p = price(m)
-    const cached = r.cached_tokens ?? 0
-    return ((r.input_tokens - cached) * p.input + cached * p.cached_input + r.output_tokens * p.output) / 1e6
-  }
-  const tierMean = new Map<string, number[]>()
-  for (const p of Object.values(CATALOGUE)) tierMean.set(p.tier, [...(tierMean.get(p.tier) ?? []), p.input + p.output])
-  const tiers = [...tierMean].map(([tier, xs]) => [tier, xs.reduce((a, b) => a + b) / xs.length] as const).sort((a, b) => a[1] - b[1]).map(([tier]) => tier)
-  const rank = (m: string) => tiers.indexOf(price(m).tier)
-  const cheapest = Object.keys(CATALOGUE).filter((m) => rank(m) === 0)
-
-  const out = new Map<string, number>()
-  const add = (type: string, feature: string, saving: number) => { if (saving > 0) out.set(`${type} ${feature}`, (out.get(`${type} ${feature}`) ?? 0) + saving) }
-  const features = new Map<string, UsageRecord[]>()
-  for (const r of records) if (r.feature) features.set(r.feature, [...(features.get(r.feature) ?? []), r])
-
-  for (const [feature, rows] of features) {
-    const byModel = new Map<string, UsageRecord[]>()
-    for (const r of rows) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r])
-    const cost = (rs: UsageRecord[]) => rs.reduce((s, r) => s + r.cost_usd, 0)
-
-    if (/(^|[^a-z])(classif|categor|extract|summar|tag|label|sentiment|moderat|intent|pars)/.test(feature)) {
-      // the cheapest-tier model the feature uses most, else its provider's cheapest for this traffic
-      const proven = [...byModel].filter(([m]) => rank(m) === 0).sort((a, b) => requests(b[1]) - requests(a[1]) || (a[0] < b[0] ? -1 : 1))
-      for (const [model, rs] of byModel) {
-        if (rank(model) === 0) continue
-        const own = cheapest.filter((m) => price(m).provider === price(model).provider)
-        const targets = proven.length ? [proven[0][0]] : own.length ? own : cheapest
-        const best = Math.min(...targets.map((m) => rs.reduce((s, r) => s + listCost(m, r), 0)))
-        add('tiering', feature, cost(rs) - best)
-      }
-    } else {
-      const top = Math.max(...[...byModel.keys()].map(rank))
-      const upper = [...byModel].filter(([m]) => rank(m) === top)
-      const lower = [...byModel].filter(([m]) => rank(m) < top)
-      const n = (list: typeof upper) => list.reduce((s, [, rs]) => s + requests(rs), 0)
-      if (lower.length && n(lower) >= n(upper)) {
-        const target = lower.sort((a, b) => requests(b[1]) - requests(a[1]) || (a[0] < b[0] ? -1 : 1))[0][0]
-        for (const [, rs] of upper) add('routing', feature, cost(rs) - rs.reduce((s, r) => s + listCost(target, r), 0))
-      }
-    }
-
-    const prompts = new Map<string, UsageRecord[]>()
-    for (const r of rows) if (r.prompt_hash) prompts.set(`${r.model} ${r.prompt_hash}`, [...(prompts.get(`${r.model} ${r.prompt_hash}`) ?? []), r])
-    for (const rs of prompts.values()) {
-      const prefix = Math.min(...rs.map((r) => r.input_tokens / (r.requests ?? 1)))
-      if (requests(rs) < 2 || prefix < 1024) continue
-      const p = price(rs[0].model)
-      const first = rs.reduce((a, b) => (a.timestamp <= b.timestamp ? a : b))
-      for (const r of rs) {
-        const n = r.requests ?? 1
-        const again = r === first ? n - 1 : n
-        add('caching', feature, again * Math.max(0, prefix - (r.cached_tokens ?? 0) / n) * (p.input - p.cached_input) / 1e6)
-      }
-    }
-
-    if (/(nightly|batch|report|offline|backfill|digest|etl|bulk|cron|scheduled|eval)/.test(feature)) {
-      add('batching', feature, rows.reduce((s, r) => s + r.cost_usd * (price(r.model).batch_discount ?? 0), 0))
-    }
-
-    const single = rows.filter((r) => (r.requests ?? 1) === 1)
-    if (single.length >= 20) {
-      const outs = single.map((r) => r.output_tokens).sort((a, b) => a - b)
-      const at = (p: number) => outs[Math.ceil(p / 100 * outs.length) - 1]
-      if (at(95) >= 2 * at(50)) add('limits', feature, single.reduce((s, r) => s + Math.max(0, r.output_tokens - at(90)) * price(r.model).output / 1e6, 0))
-    }
-  }
-  return out
-}
+const CATALOGUE = PRICES.models as unknown as Catalogue
 
 /** Checks every recommendation of a finished supervisor run against the independent figures. */
 function checkRecommendations (t: Test, result: SupervisorResult, records: readonly UsageRecord[]) {
-  const days = (Date.parse(records.at(-1)!.timestamp.slice(0, 10)) - Date.parse(records[0].timestamp.slice(0, 10))) / 86_400_000 + 1
+  const { days } = daysOf(records)
   const total = records.reduce((s, r) => s + r.cost_usd, 0)
-  const expected = expectedSavings(records)
+  const expected = new Map(expectedRecommendations(records, CATALOGUE).map((r) => [`${r.type} ${r.feature}`, r.saving]))
   const got = result.recommendations
   t.strictSame(got.map((r) => `${r.type} ${String(r.evidence.feature)}`).sort(), [...expected.keys()].sort(), 'the recommendations the records call for, no more')
   for (const r of got) {
@@ -150,21 +72,44 @@ t.test('with the sample loaded, a cost question runs the pack end to end', async
   t.equal(messages.json().messages.at(-1).content, result.answer, 'the assistant message is the answer')
 })
 
+const headings = (answer: string) => answer.split('\n').filter((l) => l.startsWith('### ')).map((l) => l.slice(4))
+
 for (const profile of ['enterprise', 'team'] as const) {
-  t.test(`POST /usage/sample ${profile}, then a cost question: every saving recomputed from the stored records`, async (t) => {
+  t.test(`POST /usage/sample ${profile}, then a cost question: every saving and every figure of the answer recomputed from the stored records`, async (t) => {
     const app = await build(t)
     const loaded = await app.inject({ method: 'POST', url: '/usage/sample', headers: auth('dana'), payload: { profile } })
     t.equal(loaded.statusCode, 200)
     const records = await app.store.listUsage('dana')
     t.equal(loaded.json().inserted, records.length)
-    const { accepted, run } = await runToEnd(app, 'dana', { content: 'Where can we save money on AI?' })
+    t.strictSame(records, sampleRecords(profile), 'the stored records are the sample')
+    const { accepted, run } = await runToEnd(app, 'dana', { content: 'Where can we save money on AI? Break it down for OpenAI, Anthropic and Google, and for claude-opus-4 and support-chat.' })
     t.equal(run.status, 'completed')
     const result = run.result as SupervisorResult
+    t.equal(result.intent, 'cost_optimisation')
+    t.strictSame(result.failed, [])
     t.ok(result.recommendations.length >= 3, `${result.recommendations.length} recommendations`)
     checkRecommendations(t, result, records)
+    t.strictSame(headings(result.answer), ['What you asked about', 'Savings opportunities', 'Plan', 'Spend by model', 'Spend by feature'])
+    checkAnswerFigures(t, result.answer, { records, catalogue: CATALOGUE, focus: { providers: ['anthropic', 'google', 'openai'], models: ['claude-opus-4'], features: ['support-chat'] } })
     const events = await getEvents(app, 'dana', accepted.run_id)
     assertRunContract(t, events)
     checkAgents(t, events, ['triage', 'data', 'optimization', 'actions', 'reporting'])
+  })
+
+  t.test(`POST /usage/sample ${profile}, then a spend question: every breakdown figure of the answer recomputed from the stored records`, async (t) => {
+    const app = await build(t)
+    t.equal((await app.inject({ method: 'POST', url: '/usage/sample', headers: auth('dana'), payload: { profile } })).statusCode, 200)
+    const records = await app.store.listUsage('dana')
+    const { accepted, run } = await runToEnd(app, 'dana', { content: 'How much did we spend over the last week? Break down by provider: OpenAI, Anthropic and Google.' })
+    t.equal(run.status, 'completed')
+    const result = run.result as SupervisorResult
+    t.equal(result.intent, 'general_question')
+    t.strictSame(result.failed, [])
+    t.strictSame(headings(result.answer), ['What you asked about', 'Spend by model', 'Spend by feature', 'Top 5 cost drivers (model × feature)'])
+    const { to } = daysOf(records)
+    const from = new Date(Date.parse(to) - 6 * 86_400_000).toISOString().slice(0, 10)
+    checkAnswerFigures(t, result.answer, { records, catalogue: CATALOGUE, range: { text: 'last week', from, to }, focus: { providers: ['anthropic', 'google', 'openai'] } })
+    checkAgents(t, await getEvents(app, 'dana', accepted.run_id), ['triage', 'data', 'reporting'])
   })
 }
 
@@ -176,7 +121,9 @@ t.test('a dataset that calls for every kind of recommendation', async (t) => {
   t.equal(run.status, 'completed')
   const result = run.result as SupervisorResult
   t.strictSame([...new Set(result.recommendations.map((r) => r.type))].sort(), ['batching', 'caching', 'limits', 'routing', 'tiering'])
-  checkRecommendations(t, result, await app.store.listUsage('carol'))
+  const stored = await app.store.listUsage('carol')
+  checkRecommendations(t, result, stored)
+  checkAnswerFigures(t, result.answer, { records: stored, catalogue: CATALOGUE })
   assertRunContract(t, await getEvents(app, 'carol', accepted.run_id))
 })
 

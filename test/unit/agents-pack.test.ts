@@ -123,7 +123,7 @@ t.test('actions: phases by kind of change, spikes first, overlaps named', async 
   t.equal(models.steps[0].how[0], 'Run the summarise evaluation set on small next to big (its 12 requests there cost $40.00 on big, and would cost $10.00 on small).')
   t.match(models.steps[1].how[1], /^Route only the chat requests a difficulty signal marks as easy at first, with big as the fallback\.$/)
   t.equal(guard.steps[0].how[0], 'Set max_tokens to 900 for chat.')
-  t.equal(guard.steps[0].rollback_trigger, 'More than 10.0% of chat answers end with finish_reason "length", or users report cut-off answers.')
+  t.equal(guard.steps[0].rollback_trigger, 'More than 10.00% of chat answers end with finish_reason "length", or users report cut-off answers.')
   t.ok([...quick.steps, ...models.steps, ...guard.steps].every((s) => typeof s.rollback_trigger === 'string' && s.rollback_trigger.length > 0), 'every change has a rollback trigger')
   t.strictSame(plan.risks, [
     '2 recommendations touch summarise (tiering, caching): each saving is computed on its own, so together they save less than their sum.',

@@ -16,7 +16,7 @@ const supervise = async (content: string, records = sample, replace: Parameters<
 // The figures the answers should hold, worked out here from the raw records, and written as the report writes them
 const cents = (x: number) => Math.round(x * 100) / 100
 const dollars = (x: number) => `$${cents(x).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
-const share = (part: number, whole: number) => `${(Math.round(part / whole * 1e4) / 100).toFixed(1)}%`
+const share = (part: number, whole: number) => `${(Math.round(part / whole * 1e4) / 100).toFixed(2)}%`
 const costOf = (records: readonly UsageRecord[]) => records.reduce((s, r) => s + r.cost_usd, 0)
 const requestsOf = (records: readonly UsageRecord[]) => records.reduce((n, r) => n + (r.requests ?? 1), 0)
 const dayOf = (r: UsageRecord) => r.timestamp.slice(0, 10)
