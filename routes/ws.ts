@@ -5,7 +5,7 @@ import { bearer, type Identity } from '../plugins/auth.js'
 import { watchHeartbeat } from '../plugins/websocket.js'
 import type { Config } from '../src/config.js'
 import { UserExecutionContext } from '../src/core/context.js'
-import { ClientFrameCheck, FRAME_TYPES, firstError, type ClientFrame } from '../src/core/events.js'
+import { FRAME_TYPES, checkFrame, type ClientFrame } from '../src/core/events.js'
 import { Errors, isCoded } from '../src/errors.js'
 
 /** `Origin` must be allowed; absent (non-browser clients) is fine. Default: same origin only. */
@@ -181,8 +181,9 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
         try { frame = JSON.parse(data.toString()) } catch { return fail({}, 'invalid_request', 'frame is not valid JSON') }
         if (frame === null || typeof frame !== 'object' || Array.isArray(frame)) return fail({}, 'invalid_request', 'frame must be a JSON object')
         if (typeof frame.type !== 'string' || !FRAME_TYPES.has(frame.type)) return fail(frame, 'invalid_request', `unknown frame type ${JSON.stringify(frame.type)}`)
-        if (!ClientFrameCheck.Check(frame)) return fail(frame, 'invalid_request', `invalid ${frame.type} frame: ${firstError(ClientFrameCheck, frame)}`)
-        handle(frame).catch((err) => {
+        const checked = checkFrame(frame as { type: string })
+        if ('error' in checked) return fail(frame, 'invalid_request', `invalid ${frame.type} frame: ${checked.error}`)
+        handle(checked.frame).catch((err) => {
           if (isCoded(err) && err.statusCode && err.statusCode < 500) return fail(frame, err.code, err.message)
           request.log.error({ err }, 'websocket frame failed')
           fail(frame, 'internal', 'internal error')

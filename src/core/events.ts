@@ -80,8 +80,23 @@ export const ClientFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('ping'), id: FrameId }, { additionalProperties: false })
 ])
 export type ClientFrame = Static<typeof ClientFrameSchema>
-export const ClientFrameCheck = TypeCompiler.Compile(ClientFrameSchema)
 export const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'message', 'cancel', 'ping'])
+
+// one compiled checker per frame variant, so a bad frame is told what is wrong with it rather
+// than that it matches none of the union
+const FRAME_VARIANTS = ClientFrameSchema.anyOf.map((schema) => ({
+  type: schema.properties.type.const as string,
+  key: 'thread_id' in schema.properties && !('content' in schema.properties) ? 'thread_id' : 'run_id' in schema.properties ? 'run_id' : undefined,
+  check: TypeCompiler.Compile(schema)
+}))
+
+/** The frame, typed, or a one-line reason it is invalid. Call with a known `type` only. */
+export function checkFrame (frame: { type: string }): { frame: ClientFrame } | { error: string } {
+  const candidates = FRAME_VARIANTS.filter((v) => v.type === frame.type)
+  const variant = candidates.find((v) => v.key && v.key in frame) ?? candidates[0]
+  if (variant.check.Check(frame)) return { frame: frame as ClientFrame }
+  return { error: firstError(variant.check, frame) }
+}
 
 /** First schema error of a value, as one readable line. */
 export function firstError (check: { Errors: (v: unknown) => Iterable<{ path: string, message: string }> }, value: unknown): string {

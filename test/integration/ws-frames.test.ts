@@ -32,7 +32,9 @@ t.test('frames that break the rules get invalid_request and the socket stays ope
   t.equal(violation.type, 'error')
   t.equal(violation.reply_to, 's1')
   t.equal(violation.data.code, 'invalid_request')
-  t.match(violation.data.message, /^invalid subscribe frame: /)
+  t.equal(violation.data.message, 'invalid subscribe frame: /after_seq: Expected integer to be greater or equal to 0', 'the message says what is wrong')
+  t.equal((await answer(client, JSON.stringify({ type: 'message', content: 42 }))).data.message, 'invalid message frame: /content: Expected string')
+  t.equal((await answer(client, JSON.stringify({ type: 'cancel' }))).data.message, 'invalid cancel frame: /run_id: Expected required property')
 
   for (const [id, frame] of Object.entries({
     fractional_seq: { type: 'subscribe', run_id: 'r', after_seq: 1.5 },
