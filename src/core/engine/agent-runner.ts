@@ -21,7 +21,10 @@ export interface RunDeps {
 }
 
 /** A sub-agent's caller: its id, and the signal that ends the sub-agent with it. */
-export interface Parent { agent_id: string, signal: AbortSignal }
+export interface Parent { agent_id: string, signal: AbortSignal, depth: number }
+
+/** sub-agents nest at most this deep: an agent or workflow that calls itself ends instead of looping */
+export const MAX_AGENT_DEPTH = 16
 
 const describe = (a: AgentDefinition) => a.workflow ? `Running workflow ${a.name}` : `Running ${a.name}`
 
@@ -32,9 +35,11 @@ const describe = (a: AgentDefinition) => a.workflow ? `Running workflow ${a.name
 export async function runAgent (deps: RunDeps, name: string, input: Record<string, unknown>, parent?: Parent): Promise<unknown> {
   const { scope, emitter, registry, limits } = deps
   const parentSignal = parent?.signal ?? scope.signal
+  const depth = (parent?.depth ?? 0) + 1
   const registered = registry.agent(name)
   const agent = registry.instantiate(name)
   if (!registered || !agent) throw new RunFailure('unknown_agent', `no agent named "${name}"`, false)
+  if (depth > MAX_AGENT_DEPTH) throw new RunFailure('agent_depth_exceeded', `sub-agents nest deeper than ${MAX_AGENT_DEPTH}: ${name} calls itself?`, false)
   if (registered.validateInput && !registered.validateInput(input)) {
     throw new RunFailure('invalid_request', `input for ${name}: ${registered.validateInput.errors?.[0]?.message ?? 'invalid'}`, false)
   }
@@ -74,13 +79,13 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
         return track(callTool({ ...deps, signal: attemptSignal.signal }, base, tool, args))
       },
       call_agent (sub: string, subInput: Record<string, unknown> = {}) {
-        return track(runAgent(deps, sub, subInput, { agent_id, signal: attemptSignal.signal })) as Promise<any>
+        return track(runAgent(deps, sub, subInput, { agent_id, signal: attemptSignal.signal, depth })) as Promise<any>
       }
     })
     try {
       // tracked like a sub-agent: an aborted workflow closes after the steps it was running
       const work = agent.workflow
-        ? track(runWorkflow(deps, agent.workflow.steps, input, { agent_id, signal: attemptSignal.signal }))
+        ? track(runWorkflow(deps, agent.workflow.steps, input, { agent_id, signal: attemptSignal.signal, depth }))
         : Promise.resolve().then(() => agent.run!(ctx, input))
       const result = await raceAbort(work, attemptSignal.signal)
       if (result === undefined || result === null) throw new RunFailure('invalid_result', `agent ${name} returned ${result}`)

@@ -11,7 +11,7 @@ export async function runWorkflow (deps: RunDeps, steps: readonly WorkflowStep[]
   const controller = new AbortController()
   const onParent = () => controller.abort(parent.signal.reason)
   parent.signal.addEventListener('abort', onParent, { once: true })
-  const child: Parent = { agent_id: parent.agent_id, signal: controller.signal }
+  const child: Parent = { agent_id: parent.agent_id, signal: controller.signal, depth: parent.depth }
 
   const results: Record<string, unknown> = {}
   const failed: string[] = []
