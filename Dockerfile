@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# the chat page is served as is: the build compiles only TypeScript
+COPY web ./web
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000

@@ -11,6 +11,7 @@ import registry from '../plugins/registry.js'
 import store from '../plugins/store.js'
 import swagger from '../plugins/swagger.js'
 import userContext from '../plugins/user-context.js'
+import web from '../plugins/web.js'
 import websocket from '../plugins/websocket.js'
 import agentRoutes from '../routes/agents.js'
 import authRoutes from '../routes/auth.js'
@@ -54,6 +55,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
   // the engine's drain runs before the sockets close: hooks run in registration order
   await app.register(engine, { config })
   await app.register(websocket, { config })
+  await app.register(web)
 
   await app.register(healthRoutes)
   await app.register(authRoutes)

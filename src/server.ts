@@ -45,6 +45,7 @@ const base = address.replace('[::1]', 'localhost')
 const lines = [
   '',
   `agentwire is listening on ${base}`,
+  `  chat page:    ${base}/`,
   `  API docs:     ${base}/docs`,
   `  health:       ${base}/health`
 ]

@@ -1,0 +1,36 @@
+import fastifyStatic from '@fastify/static'
+import type { FastifyReply } from 'fastify'
+import fp from 'fastify-plugin'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+/** web/ sits at the package root: one level up from plugins/, two from dist/plugins/. */
+export function webRoot (): string {
+  for (const rel of ['../web/', '../../web/']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url))
+    if (existsSync(`${dir}index.html`)) return dir
+  }
+  throw new Error('web/index.html not found at the package root')
+}
+
+// the page renders text that came from agents: only its own script, styles and socket may run
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+function setHeaders (reply: FastifyReply) {
+  reply.header('content-security-policy', CSP)
+  reply.header('x-content-type-options', 'nosniff')
+  reply.header('referrer-policy', 'no-referrer')
+}
+
+/** The chat page (web/), public like the docs (CONTRACT §1); `GET /` is its index.html. */
+export default fp(async (app) => {
+  const root = webRoot()
+  // An inner scope, so the onRoute hook marks only the page's own routes public, the same flag
+  // public API routes carry: the auth hook needs no path rule, and no other route is affected.
+  await app.register(async (page) => {
+    page.addHook('onRoute', (route) => { route.config = { ...route.config, public: true } })
+    // wildcard off: one route per file found at start, so an unknown path stays the router's 404
+    await page.register(fastifyStatic, { root, wildcard: false, globIgnore: ['**/*.d.ts'], decorateReply: false, setHeaders })
+  })
+}, { name: 'web', dependencies: ['auth'] })

@@ -1,0 +1,41 @@
+import t from 'tap'
+import { auth, build } from '../helpers/app.js'
+import { assertError } from '../helpers/http.js'
+
+t.test('the chat page is public', async (t) => {
+  const app = await build(t)
+
+  const page = await app.inject({ method: 'GET', url: '/' })
+  t.equal(page.statusCode, 200)
+  t.match(page.headers['content-type'], /^text\/html\b/)
+  t.match(page.body, '<title>agentwire · chat</title>')
+  t.match(page.headers['content-security-policy'], "script-src 'self'", 'only its own scripts may run')
+
+  const script = await app.inject({ method: 'GET', url: '/app.js' })
+  t.equal(script.statusCode, 200)
+  t.match(script.headers['content-type'], /^(text|application)\/javascript\b/)
+  t.match(script.body, "from './markdown.js'")
+
+  const markdown = await app.inject({ method: 'GET', url: '/markdown.js' })
+  t.equal(markdown.statusCode, 200)
+  t.match(markdown.headers['content-type'], /^(text|application)\/javascript\b/)
+
+  const style = await app.inject({ method: 'GET', url: '/style.css' })
+  t.equal(style.statusCode, 200)
+  t.match(style.headers['content-type'], /^text\/css\b/)
+
+  const withToken = await app.inject({ method: 'GET', url: '/', headers: auth('alice') })
+  t.equal(withToken.statusCode, 200, 'a token is no obstacle')
+})
+
+t.test('only the page is public', async (t) => {
+  const app = await build(t)
+
+  assertError(t, await app.inject({ method: 'GET', url: '/nope.html' }), 404, 'not_found', 'Not Found')
+  assertError(t, await app.inject({ method: 'GET', url: '/markdown.d.ts' }), 404, 'not_found', 'Not Found')
+  assertError(t, await app.inject({ method: 'GET', url: '/../package.json' }), 404, 'not_found', 'Not Found')
+  // the routes registered after the page still need a token: its public flag did not leak
+  assertError(t, await app.inject({ method: 'GET', url: '/threads' }), 401, 'unauthorized', 'Unauthorized')
+  assertError(t, await app.inject({ method: 'POST', url: '/ws-tickets' }), 401, 'unauthorized', 'Unauthorized')
+  t.equal((await app.inject({ method: 'GET', url: '/threads', headers: auth('alice') })).statusCode, 200)
+})
