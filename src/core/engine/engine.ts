@@ -57,8 +57,6 @@ function answerOf (result: unknown): string {
 export function createEngine (opts: EngineOptions) {
   const { store, bus, registry, limits } = opts
   const active = new Map<string, ActiveRun>()
-  /** the last run admitted on each thread, so `enqueue` can wait for it */
-  const threadTail = new Map<string, ActiveRun>()
   const scheduler = createScheduler({ perUser: limits.runsPerUser, queuePerUser: limits.queuedPerUser, global: limits.runsGlobal })
   const rateLimiter = createRateLimiter({ perMinute: limits.ratePerMin, burst: limits.rateBurst })
   let accepting = true
@@ -82,8 +80,9 @@ export function createEngine (opts: EngineOptions) {
       const onThread = [...active.values()].filter((a) => a.run.thread_id === thread.thread_id)
       if ((thread.active_run_id || onThread.length) && (req.multitask ?? 'reject') === 'reject') throw new Errors.ThreadBusy()
       // newest first: a run waiting its turn is gone before the run it waits for ends
-      if (req.multitask === 'interrupt') for (const a of onThread.reverse()) await cancel(user, a.run.run_id)
-      if (req.multitask === 'enqueue') previous = threadTail.get(thread.thread_id)
+      if (req.multitask === 'interrupt') for (const a of [...onThread].reverse()) await cancel(user, a.run.run_id)
+      // `active` keeps admission order: the last run on the thread is the one to wait for
+      if (req.multitask === 'enqueue') previous = onThread.at(-1)
     }
     const { message, run } = await store.createRun({
       user_id: user.user_id, thread_id: req.thread_id, content: req.content, agent, input, status: 'queued'
@@ -103,8 +102,6 @@ export function createEngine (opts: EngineOptions) {
       ended
     }
     active.set(run.run_id, entry)
-    threadTail.set(run.thread_id, entry)
-    entry.turn.then(() => { if (threadTail.get(run.thread_id) === entry) threadTail.delete(run.thread_id) })
     // a thread subscriber learns of the new run; its events come on the run's own channel
     await bus.publish(threadChannel(run.thread_id), JSON.stringify({ run_id: run.run_id }))
 
