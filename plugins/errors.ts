@@ -18,6 +18,11 @@ const BY_STATUS: Record<number, string> = {
   503: 'unavailable'
 }
 
+/** The contract's error body (CONTRACT §2). */
+export function errorBody (statusCode: number, code: string, message: string) {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
 /** Every error leaves as `{statusCode, code, error, message}` with a stable code; 5xx never leak. */
 export default fp(async (app) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -37,9 +42,9 @@ export default fp(async (app) => {
     const message = code === 'internal' ? 'internal error' : err.validation ? `${err.validationContext ?? 'body'}${err.message.replace(/^(body|querystring|params)/, '')}` : err.message
     // a refused upload lists its bad rows: `errors: [{ line, reason }]` next to the message
     const rows = code === 'invalid_request' && !err.validation ? (err as { errors?: unknown }).errors : undefined
-    return reply.code(status).send({ statusCode: status, code, error: STATUS_CODES[status], message, ...(Array.isArray(rows) && { errors: rows }) })
+    return reply.code(status).send({ ...errorBody(status, code, message), ...(Array.isArray(rows) && { errors: rows }) })
   })
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ statusCode: 404, code: 'not_found', error: 'Not Found', message: `route ${request.method} ${request.url.split('?')[0]} not found` })
+    return reply.code(404).send(errorBody(404, 'not_found', `route ${request.method} ${request.url.split('?')[0]} not found`))
   })
 }, { name: 'errors' })

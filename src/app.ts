@@ -5,7 +5,7 @@ import { Ajv } from 'ajv'
 import auth from '../plugins/auth.js'
 import bus from '../plugins/bus.js'
 import engine from '../plugins/engine.js'
-import errors from '../plugins/errors.js'
+import errors, { errorBody } from '../plugins/errors.js'
 import metrics from '../plugins/metrics.js'
 import registry from '../plugins/registry.js'
 import store from '../plugins/store.js'
@@ -35,7 +35,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
     // its refusals (that, or a bad %-escape) get the contract's error body
     routerOptions: { maxParamLength: 128 },
     frameworkErrors: (err, _request, reply) => {
-      (reply as FastifyReply).code(400).send({ statusCode: 400, code: 'invalid_request', error: 'Bad Request', message: err.message })
+      (reply as FastifyReply).code(400).send(errorBody(400, 'invalid_request', err.message))
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
