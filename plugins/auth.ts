@@ -1,5 +1,5 @@
 import fastifyJwt from '@fastify/jwt'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -40,6 +40,17 @@ function devSecret (dataDir: string): string {
     writeFileSync(file, secret, { mode: 0o600 })
     return secret
   }
+}
+
+/**
+ * Registers a third-party plugin whose routes need no credential (the docs, the chat page):
+ * inside its own scope, every route it adds carries the same `public` flag as our public routes.
+ */
+export async function registerPublic (app: FastifyInstance, register: (scope: FastifyInstance) => PromiseLike<unknown>) {
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => { route.config = { ...route.config, public: true } })
+    await register(scope)
+  })
 }
 
 export function bearer (header: string | undefined): string | undefined {
@@ -93,8 +104,7 @@ export default fp(async (app, opts: { config: Config }) => {
 
   app.decorateRequest('identity', null)
   app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    // the docs are public (CONTRACT §1); their routes belong to @fastify/swagger-ui
-    if (request.routeOptions.config?.public || request.is404 || request.routeOptions.url?.startsWith('/docs')) return
+    if (request.routeOptions.config?.public || request.is404) return
     // the WebSocket route authenticates itself before the upgrade (tickets, 401 without a socket)
     if (request.routeOptions.url === '/ws') return
     const token = bearer(request.headers.authorization)

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
+import { registerPublic } from './auth.js'
 import { VERSION } from '../src/version.js'
 
 /** OpenAPI from the route schemas, served at /docs. */
@@ -11,5 +12,6 @@ export default fp(async (app) => {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
     }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+  // the docs are public (CONTRACT §1)
+  await registerPublic(app, (docs) => docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } }))
 }, { name: 'swagger' })

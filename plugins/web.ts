@@ -1,6 +1,7 @@
 import fastifyStatic from '@fastify/static'
 import type { FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
+import { registerPublic } from './auth.js'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -26,11 +27,6 @@ function setHeaders (reply: FastifyReply) {
 /** The chat page (web/), public like the docs (CONTRACT §1); `GET /` is its index.html. */
 export default fp(async (app) => {
   const root = webRoot()
-  // An inner scope, so the onRoute hook marks only the page's own routes public, the same flag
-  // public API routes carry: the auth hook needs no path rule, and no other route is affected.
-  await app.register(async (page) => {
-    page.addHook('onRoute', (route) => { route.config = { ...route.config, public: true } })
-    // wildcard off: one route per file found at start, so an unknown path stays the router's 404
-    await page.register(fastifyStatic, { root, wildcard: false, globIgnore: ['**/*.d.ts'], decorateReply: false, setHeaders })
-  })
+  // wildcard off: one route per file found at start, so an unknown path stays the router's 404
+  await registerPublic(app, (page) => page.register(fastifyStatic, { root, wildcard: false, globIgnore: ['**/*.d.ts'], decorateReply: false, setHeaders }))
 }, { name: 'web', dependencies: ['auth'] })

@@ -39,3 +39,13 @@ t.test('only the page is public', async (t) => {
   assertError(t, await app.inject({ method: 'POST', url: '/ws-tickets' }), 401, 'unauthorized', 'Unauthorized')
   t.equal((await app.inject({ method: 'GET', url: '/threads', headers: auth('alice') })).statusCode, 200)
 })
+
+t.test('the API docs are public like the page, and the spec lists the routes', async (t) => {
+  const app = await build(t)
+  const ui = await app.inject({ url: '/docs/' })
+  t.equal(ui.statusCode, 200)
+  const spec = await app.inject({ url: '/docs/json' })
+  t.equal(spec.statusCode, 200)
+  t.ok('/messages' in (spec.json() as { paths: Record<string, unknown> }).paths, 'POST /messages is documented')
+  t.equal((await app.inject({ url: '/threads' })).statusCode, 401, 'marking the docs public leaks to no API route')
+})
