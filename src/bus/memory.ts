@@ -18,6 +18,7 @@ export function createMemoryBus (): EventBus {
         if (set.size === 0 && channels.get(channel) === set) channels.delete(channel)
       }
     },
+    onStatus () { return () => {} },
     async ping () {},
     async close () { channels.clear() }
   }

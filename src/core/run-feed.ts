@@ -1,5 +1,5 @@
 import type { EventBus } from '../bus/types.js'
-import { runChannel, threadChannel } from '../bus/types.js'
+import { eventLines, runChannel, threadChannel } from '../bus/types.js'
 import type { Store } from '../store/types.js'
 import type { Logger } from './context.js'
 import { TERMINAL_TYPES, type RunEvent } from './events.js'
@@ -33,11 +33,13 @@ export function createRunFeed (deps: { store: Store, bus: EventBus, log: Logger 
   const { store, bus, log } = deps
   const channels = new Map<string, Channel>()
 
-  function onMessage (runId: string, json: string) {
+  function onMessage (runId: string, message: string) {
     const channel = channels.get(runId)
     if (!channel) return
-    const event = JSON.parse(json) as RunEvent
-    for (const f of channel.followers) push(f, event, json)
+    for (const json of eventLines(message)) {
+      const event = JSON.parse(json) as RunEvent
+      for (const f of channel.followers) push(f, event, json)
+    }
   }
 
   function push (f: Follower, event: RunEvent, json?: string) {

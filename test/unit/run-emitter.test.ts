@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createMemoryBus } from '../../src/bus/memory.js'
-import { runChannel } from '../../src/bus/types.js'
+import { eventLines, runChannel } from '../../src/bus/types.js'
 import { silentLogger } from '../../src/core/context.js'
 import { ContractViolation, RunEmitter } from '../../src/core/engine/run-emitter.js'
 import type { EventInput, RunEvent } from '../../src/core/events.js'
@@ -41,7 +41,7 @@ async function setup (opts: { hold?: boolean, history?: RunEvent[] } = {}) {
   const { store, calls, nextCall } = fakeStore(opts)
   const bus = createMemoryBus()
   const published: RunEvent[] = []
-  await bus.subscribe(runChannel(IDS.run_id), (json) => published.push(JSON.parse(json)))
+  await bus.subscribe(runChannel(IDS.run_id), (message) => { for (const json of eventLines(message)) published.push(JSON.parse(json)) })
   const emitter = new RunEmitter(IDS, { store, bus, log: silentLogger }, opts.history)
   return { emitter, calls, nextCall, published, bus }
 }

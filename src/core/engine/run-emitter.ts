@@ -84,7 +84,7 @@ export class RunEmitter {
       this.#afterStore = []
       await this.#store.appendEvents(batch)
       for (const fn of after) await fn()
-      for (const e of batch) await this.#bus.publish(runChannel(e.run_id), JSON.stringify(e))
+      await this.#bus.publish(runChannel(this.#ids.run_id), batch.map((e) => JSON.stringify(e)).join('\n'))
     })
     this.#chain = run.catch((err: Error) => {
       this.#failure ??= err
