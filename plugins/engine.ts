@@ -18,12 +18,12 @@ export default fp(async (app, opts: { config: Config }) => {
     registry: app.registry,
     log: app.log,
     onRunEnd: (status) => app.metrics.runsEnded.inc({ status }),
-    limits
+    limits,
+    owner: opts.config.instanceId
   })
   app.decorate('engine', engine)
   app.decorate('feed', createRunFeed({ store: app.store, bus: app.bus, log: app.log }))
-  // runs a previous process left behind end before this one takes new work
-  const recovered = await engine.recover()
-  if (recovered) app.log.warn({ recovered }, 'ended runs interrupted by a previous stop')
+  // claims queued runs and takes over runs whose process is gone, from now on
+  await engine.start()
   app.addHook('preClose', () => engine.close(limits.shutdownGraceMs))
 }, { name: 'engine', dependencies: ['store', 'bus', 'registry', 'metrics'] })

@@ -26,13 +26,13 @@ export default fp(async (app) => {
     requests.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
   })
   // read at scrape time from the parts that own the numbers
-  const gauges: Array<[string, string, () => number]> = [
-    ['agentwire_runs_running', 'Runs running in this process', () => app.engine.stats().running],
-    ['agentwire_runs_waiting', 'Runs waiting for a slot in this process', () => app.engine.stats().waiting],
+  const gauges: Array<[string, string, () => number | Promise<number>]> = [
+    ['agentwire_runs_running', 'Runs running in this process', () => app.engine.activeRuns],
+    ['agentwire_runs_waiting', 'Runs queued in the store, waiting for any process to claim them', async () => (await app.engine.stats()).waiting],
     ['agentwire_websocket_connections', 'Open WebSocket connections', () => app.websocketServer.clients.size]
   ]
   for (const [name, help, read] of gauges) {
-    registry.registerMetric(new Gauge({ name, help, registers: [], collect () { this.set(read()) } }))
+    registry.registerMetric(new Gauge({ name, help, registers: [], async collect () { this.set(await read()) } }))
   }
 
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {

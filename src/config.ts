@@ -46,7 +46,11 @@ export const EnvSchema = Type.Object({
   WS_HEARTBEAT_MS: Int(10, 600_000, 30_000),
   /** a socket with more than this many bytes unsent is closed with 4008 */
   WS_MAX_BUFFERED_BYTES: Int(1024, 1 << 30, 4 * 1024 * 1024),
-  /** time running runs get to finish on SIGTERM */
+  /** a run's lease: renewed every third of it; a run whose lease lapsed is taken over by another process */
+  LEASE_MS: Int(1000, 600_000, 10_000),
+  /** this process's name as a lease holder (default: host-pid-random) */
+  INSTANCE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' })),
+  /** time running runs get to finish on SIGTERM before they are handed over to another process */
   SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000),
   /** HTTP body limit for everything but message content, bytes */
   BODY_LIMIT_BYTES: Int(1024, 64 * 1024 * 1024, 1024 * 1024),
@@ -81,6 +85,7 @@ export interface Config {
   allowedOrigins?: string[]
   agentModules: string[]
   logLevel: Env['LOG_LEVEL']
+  instanceId?: string
   limits: {
     agentTimeoutMs: number
     toolTimeoutMs: number
@@ -94,6 +99,7 @@ export interface Config {
     wsHeartbeatMs: number
     wsMaxBufferedBytes: number
     shutdownGraceMs: number
+    leaseMs: number
     bodyLimitBytes: number
     usageMaxBytes: number
     usageMaxRows: number
@@ -174,6 +180,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     allowedOrigins: origins.length ? origins : undefined,
     agentModules: list(e.AGENT_MODULES),
     logLevel: e.LOG_LEVEL,
+    instanceId: e.INSTANCE_ID,
     limits: {
       agentTimeoutMs: e.AGENT_TIMEOUT_MS,
       toolTimeoutMs: e.TOOL_TIMEOUT_MS,
@@ -187,6 +194,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       wsHeartbeatMs: e.WS_HEARTBEAT_MS,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      leaseMs: e.LEASE_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       usageMaxBytes: e.USAGE_MAX_BYTES,
       usageMaxRows: e.USAGE_MAX_ROWS

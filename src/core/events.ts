@@ -17,7 +17,7 @@ const runFields = { timestamp: Type.Number() }
 const toolFields = { ...agentFields, tool_name: Type.String(), tool_call_id: Id }
 
 export const EventDataSchemas = {
-  agent_started: Type.Object({ ...agentFields, message: Type.String(), attempt: Type.Integer({ minimum: 1 }), parent_agent_id: Type.Optional(Id) }),
+  agent_started: Type.Object({ ...agentFields, message: Type.String(), attempt: Type.Integer({ minimum: 1 }), parent_agent_id: Type.Optional(Id), step_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
   agent_thinking: Type.Object({ ...agentFields, thought: Type.String() }),
   tool_executing: Type.Object({ ...toolFields, parameters: Json }),
   tool_progress: Type.Object({ ...toolFields, message: Type.String(), progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })) }),

@@ -35,6 +35,8 @@ export interface ToolDefinition<A = any, R = unknown> {
   input_schema: JsonSchema
   output_schema?: JsonSchema
   timeout_ms?: number
+  /** false: a call cut off by a lost process must not run again, so its run fails instead */
+  resumable?: boolean
   execute (args: A, ctx: ToolContext): Promise<R> | R
 }
 
@@ -53,6 +55,8 @@ interface AgentBase {
   output_schema?: JsonSchema
   timeout_ms?: number
   max_attempts?: number
+  /** false: an attempt cut off by a lost process must not run again, so its run fails instead */
+  resumable?: boolean
 }
 export interface RunAgentDefinition<I = any, R = unknown> extends AgentBase {
   run (ctx: AgentContext, input: I): Promise<R> | R
@@ -104,6 +108,7 @@ export class AgentRegistry {
       if (typeof t.execute !== 'function') throw new RegistryError(`${where('tool', t.name)}: execute must be a function`)
       if (typeof t.description !== 'string') throw new RegistryError(`${where('tool', t.name)}: description must be a string`)
       this.#checkTimeout(t.timeout_ms, where('tool', t.name))
+      if (t.resumable !== undefined && typeof t.resumable !== 'boolean') throw new RegistryError(`${where('tool', t.name)}: resumable must be a boolean`)
       this.#tools.set(t.name, {
         ...t,
         validate: this.#compile(t.input_schema ?? { type: 'object' }, where('tool', t.name) + ' input_schema'),
@@ -117,6 +122,7 @@ export class AgentRegistry {
       if ((typeof a.run === 'function') === Boolean(a.workflow)) throw new RegistryError(`${where('agent', a.name)}: needs exactly one of run() or workflow`)
       if (a.workflow) this.#checkSteps(a.workflow.steps, where('agent', a.name))
       this.#checkTimeout(a.timeout_ms, where('agent', a.name))
+      if (a.resumable !== undefined && typeof a.resumable !== 'boolean') throw new RegistryError(`${where('agent', a.name)}: resumable must be a boolean`)
       if (a.max_attempts !== undefined && !(Number.isInteger(a.max_attempts) && a.max_attempts >= 1 && a.max_attempts <= 10)) {
         throw new RegistryError(`${where('agent', a.name)}: max_attempts must be an integer 1..10`)
       }

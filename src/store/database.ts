@@ -40,6 +40,16 @@ export interface Database {
     result: string | null
     error: string | null
     last_seq: number
+    epoch: ColumnType<number, number | undefined, number>
+    lease_owner: string | null
+    lease_expires_at: ColumnType<number | string | null, number | null, number | null>
+    cancel_requested: ColumnType<number, number | undefined, number>
+    user_seq: ColumnType<number | string, number | undefined, number>
+  }
+  run_users: {
+    user_id: string
+    last_claim: ColumnType<number | string, number | undefined, number>
+    next_seq: ColumnType<number | string, number | undefined, number>
   }
   events: {
     run_id: string

@@ -5,7 +5,7 @@ import { Errors } from '../errors.js'
 import { openDatabase, type Database, type Dialect } from './database.js'
 import { migrationProvider } from './migrations/index.js'
 import { decodeCursor, encodeCursor, threadTitle, toJson, toMessage, toRun, toThread, toUsageRecord, toUsageRow } from './rows.js'
-import { ACTIVE_STATUSES, type RunStatus, type Store, type UsageGroup, type UsageRange } from './types.js'
+import { ACTIVE_STATUSES, FencedError, type ClaimedRun, type RunStatus, type Store, type UsageGroup, type UsageRange } from './types.js'
 
 export interface StoreOptions {
   /** the clock of resource timestamps; tests pin it */
@@ -37,15 +37,49 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
     return query
   }
 
+  /**
+   * A write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE), so a transaction that
+   * reads before it writes cannot fail on a lock upgrade when another process writes the file.
+   */
+  const writeTx = async <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> => {
+    if (dialect === 'postgres') return await db.transaction().execute(fn)
+    return await db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn)
+      try {
+        const result = await fn(conn)
+        await sql`commit`.execute(conn)
+        return result
+      } catch (err) {
+        await sql`rollback`.execute(conn)
+        throw err
+      }
+    })
+  }
+  // Postgres locks the rows it picks and skips those another process holds; SQLite has one writer
+  const forUpdate = <Q extends { forUpdate: () => Q, skipLocked: () => Q }>(q: Q): Q => dialect === 'postgres' ? q.forUpdate().skipLocked() : q
+  const lockUser = async (trx: Kysely<Database>, userId: string) => {
+    let q = trx.selectFrom('run_users').selectAll().where('user_id', '=', userId)
+    if (dialect === 'postgres') q = q.forUpdate()
+    return await q.executeTakeFirstOrThrow()
+  }
+
   return {
     dialect,
 
     async createRun (r) {
-      return await db.transaction().execute(async (trx) => {
+      return await writeTx(async (trx) => {
         const at = iso()
         const runId = randomUUID()
-        const thread = r.thread_id === undefined
-          ? await trx.insertInto('threads').values({
+        // the user's row serialises their submissions and claims across processes
+        await trx.insertInto('run_users').values({ user_id: r.user_id }).onConflict((oc) => oc.column('user_id').doNothing()).execute()
+        const user = await lockUser(trx, r.user_id)
+        const counts = await trx.selectFrom('runs').select((eb) => ['status', eb.fn.countAll().as('n')])
+          .where('user_id', '=', r.user_id).where('status', 'in', ACTIVE_STATUSES).groupBy('status').execute()
+        const count = (s: RunStatus) => Number(counts.find((c) => c.status === s)?.n ?? 0)
+        let thread
+        let turnNow = true
+        if (r.thread_id === undefined) {
+          thread = await trx.insertInto('threads').values({
             thread_id: randomUUID(),
             user_id: r.user_id,
             title: threadTitle(r.content),
@@ -54,21 +88,36 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
             active_run_id: runId,
             message_count: 1
           }).returningAll().executeTakeFirstOrThrow()
-          : await trx.updateTable('threads')
-            // a run already active stays the thread's active run; a queued one follows it
+        } else {
+          const existing = await trx.selectFrom('threads').select('active_run_id')
+            .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id).executeTakeFirst()
+          if (!existing) throw new Errors.NotFound('thread')
+          turnNow = existing.active_run_id === null
+          let update = trx.updateTable('threads')
+            // a run already active stays the thread's active run; a later one waits its turn
             .set((eb) => ({ updated_at: at, active_run_id: eb.fn.coalesce('active_run_id', eb.val(runId)), message_count: eb('message_count', '+', 1) }))
             .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id)
-            .returningAll().executeTakeFirst()
-        if (!thread) throw new Errors.NotFound('thread')
+          // the database, not a read before it, decides that a `reject` finds the thread free
+          if (r.multitask === 'reject') update = update.where('active_run_id', 'is', null)
+          thread = await update.returningAll().executeTakeFirst()
+          if (!thread) throw new Errors.ThreadBusy()
+        }
+        const queued = count('queued')
+        if ((!turnNow || queued > 0 || count('running') >= r.limits.perUser) && queued >= r.limits.queuedPerUser) {
+          throw new Errors.RateLimited(`at most ${r.limits.perUser} runs at once and ${r.limits.queuedPerUser} waiting`)
+        }
+        const userSeq = Number(user.next_seq)
+        await trx.updateTable('run_users').set({ next_seq: userSeq + 1 }).where('user_id', '=', r.user_id).execute()
         const run = await trx.insertInto('runs').values({
           run_id: runId,
           thread_id: thread.thread_id,
           user_id: r.user_id,
           agent: r.agent,
-          status: r.status,
+          status: 'queued',
           input: toJson(r.input),
           created_at: at,
-          last_seq: 0
+          last_seq: 0,
+          user_seq: userSeq
         }).returningAll().executeTakeFirstOrThrow()
         const message = await trx.insertInto('messages').values({
           message_id: randomUUID(),
@@ -80,7 +129,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
           created_at: at,
           position: thread.message_count
         }).returningAll().executeTakeFirstOrThrow()
-        return { thread: toThread(thread), message: toMessage(message), run: toRun(run) }
+        return { thread: toThread(thread), message: toMessage(message), run: toRun(run), position: queued + 1 }
       })
     },
 
@@ -158,12 +207,17 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       }
     },
 
-    async appendEvents (events) {
+    async appendEvents (runId, epoch, events) {
       if (events.length === 0) return
       const at = iso()
-      const lastSeq = new Map<string, number>()
-      for (const e of events) lastSeq.set(e.run_id, Math.max(e.seq, lastSeq.get(e.run_id) ?? 0))
+      const first = events[0].seq
+      const last = events[events.length - 1].seq
       await db.transaction().execute(async (trx) => {
+        // the fence: only the epoch's holder appends, and only right after the last stored seq
+        const fenced = await trx.updateTable('runs').set({ last_seq: last })
+          .where('run_id', '=', runId).where('epoch', '=', epoch).where('last_seq', '=', first - 1)
+          .executeTakeFirst()
+        if (Number(fenced.numUpdatedRows) !== 1) throw new FencedError(`run ${runId}: epoch ${epoch} no longer holds seq ${first}`)
         for (let i = 0; i < events.length; i += INSERT_CHUNK) {
           await trx.insertInto('events').values(events.slice(i, i + INSERT_CHUNK).map((e) => ({
             run_id: e.run_id,
@@ -174,24 +228,17 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
             created_at: at
           }))).execute()
         }
-        for (const [runId, seq] of lastSeq) {
-          await trx.updateTable('runs').set({ last_seq: seq })
-            .where('run_id', '=', runId).where('last_seq', '<', seq).execute()
-        }
       })
     },
 
-    async markRunning (runId) {
-      await db.updateTable('runs').set({ status: 'running', started_at: iso() }).where('run_id', '=', runId).execute()
-    },
-
-    async finishRun (runId, f) {
+    async finishRun (runId, epoch, f) {
       await db.transaction().execute(async (trx) => {
         const at = iso()
         const run = await trx.updateTable('runs')
-          .set({ status: f.status, result: toJson(f.result), error: toJson(f.error), finished_at: at })
-          .where('run_id', '=', runId).returning(['thread_id', 'user_id']).executeTakeFirst()
-        if (!run) throw new Errors.NotFound('run')
+          .set({ status: f.status, result: toJson(f.result), error: toJson(f.error), finished_at: at, lease_owner: null, lease_expires_at: null })
+          .where('run_id', '=', runId).where('epoch', '=', epoch).where('status', 'in', ACTIVE_STATUSES)
+          .returning(['thread_id', 'user_id']).executeTakeFirst()
+        if (!run) throw new FencedError(`run ${runId}: epoch ${epoch} cannot finish it`)
         const thread = await trx.updateTable('threads')
           .set((eb) => ({
             updated_at: at,
@@ -219,10 +266,101 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       })
     },
 
-    async listUnfinishedRuns () {
+    async claimRuns (o) {
+      return await writeTx(async (trx) => {
+        const claimed: ClaimedRun[] = []
+        const take = async (runId: string, wasQueued: boolean, cancel: boolean) => {
+          const row = await trx.updateTable('runs')
+            .set((eb) => ({
+              epoch: eb('epoch', '+', 1),
+              lease_owner: o.owner,
+              lease_expires_at: o.now + o.leaseMs,
+              // a run asked to cancel is ended by its claimer without starting
+              ...(wasQueued && !cancel ? { status: 'running', started_at: eb.fn.coalesce('started_at', eb.val(iso())) } : {})
+            }))
+            .where('run_id', '=', runId).returningAll().executeTakeFirstOrThrow()
+          const message = await trx.selectFrom('messages').select('content')
+            .where('run_id', '=', runId).where('role', '=', 'user').executeTakeFirst()
+          claimed.push({ run: toRun(row), content: message?.content ?? '', epoch: row.epoch, cancel_requested: row.cancel_requested === 1 })
+        }
+
+        if (o.runId !== undefined) {
+          const row = await forUpdate(trx.selectFrom('runs').select(['run_id', 'cancel_requested'])
+            .where('run_id', '=', o.runId).where('status', '=', 'queued')
+            .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<', o.now)]))).executeTakeFirst()
+          if (row) await take(row.run_id, true, row.cancel_requested === 1)
+          return claimed
+        }
+
+        // runs whose holder is gone (lease lapsed, or handed over): any process takes them over
+        const lapsed = await forUpdate(trx.selectFrom('runs').select(['run_id', 'status', 'cancel_requested'])
+          .where('status', 'in', ACTIVE_STATUSES).where('lease_owner', 'is not', null).where('lease_expires_at', '<', o.now)
+          .orderBy('lease_expires_at').orderBy('run_id').limit(o.limit)).execute()
+        for (const r of lapsed) await take(r.run_id, false, r.cancel_requested === 1)
+
+        // queued runs whose thread turn has come, one per user per round, oldest claim first
+        let progressed = true
+        while (progressed && claimed.length < o.limit) {
+          progressed = false
+          const users = await forUpdate(trx.selectFrom('run_users').select('user_id')
+            .where((eb) => eb.exists(eb.selectFrom('runs')
+              .innerJoin('threads', 'threads.active_run_id', 'runs.run_id')
+              .select('runs.run_id')
+              .whereRef('runs.user_id', '=', 'run_users.user_id')
+              .where('runs.status', '=', 'queued').where('runs.lease_owner', 'is', null)))
+            .orderBy('last_claim').orderBy('user_id').limit(o.limit)).execute()
+          for (const { user_id } of users) {
+            if (claimed.length >= o.limit) break
+            const running = await trx.selectFrom('runs').select((eb) => eb.fn.countAll().as('n'))
+              .where('user_id', '=', user_id).where('status', '=', 'running').executeTakeFirstOrThrow()
+            if (Number(running.n) >= o.perUser) continue
+            const next = await trx.selectFrom('runs').innerJoin('threads', 'threads.active_run_id', 'runs.run_id')
+              .select(['runs.run_id', 'runs.cancel_requested'])
+              .where('runs.user_id', '=', user_id).where('runs.status', '=', 'queued').where('runs.lease_owner', 'is', null)
+              .orderBy('runs.user_seq').limit(1).executeTakeFirst()
+            if (!next) continue
+            const top = await trx.selectFrom('run_users').select((eb) => eb.fn.max('last_claim').as('m')).executeTakeFirstOrThrow()
+            await trx.updateTable('run_users').set({ last_claim: Number(top.m ?? 0) + 1 }).where('user_id', '=', user_id).execute()
+            await take(next.run_id, true, next.cancel_requested === 1)
+            progressed = true
+          }
+        }
+        return claimed
+      })
+    },
+
+    async renewLeases (owner, nowMs, leaseMs) {
+      const rows = await db.updateTable('runs').set({ lease_expires_at: nowMs + leaseMs })
+        .where('lease_owner', '=', owner).where('status', 'in', ACTIVE_STATUSES)
+        .returning(['run_id', 'epoch', 'cancel_requested']).execute()
+      return rows.map((r) => ({ run_id: r.run_id, epoch: r.epoch, cancel_requested: r.cancel_requested === 1 }))
+    },
+
+    async releaseRun (runId, epoch) {
+      const result = await db.updateTable('runs').set({ lease_expires_at: 0 })
+        .where('run_id', '=', runId).where('epoch', '=', epoch).where('status', 'in', ACTIVE_STATUSES).executeTakeFirst()
+      return Number(result.numUpdatedRows) === 1
+    },
+
+    async requestCancel (userId, runId) {
+      const run = await db.selectFrom('runs').selectAll()
+        .where('run_id', '=', runId).where('user_id', '=', userId).executeTakeFirst()
+      if (!run) return undefined
+      await db.updateTable('runs').set({ cancel_requested: 1 })
+        .where('run_id', '=', runId).where('status', 'in', ACTIVE_STATUSES).execute()
+      return toRun(run)
+    },
+
+    async listActiveRuns (threadId) {
       const rows = await db.selectFrom('runs').selectAll()
-        .where('status', 'in', ACTIVE_STATUSES).orderBy('created_at').orderBy('run_id').execute()
+        .where('thread_id', '=', threadId).where('status', 'in', ACTIVE_STATUSES).orderBy('user_seq').execute()
       return rows.map(toRun)
+    },
+
+    async countQueued () {
+      const row = await db.selectFrom('runs').select((eb) => eb.fn.countAll().as('n'))
+        .where('status', '=', 'queued').executeTakeFirstOrThrow()
+      return Number(row.n)
     },
 
     async createTicket (t) {

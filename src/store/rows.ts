@@ -28,7 +28,7 @@ export function toMessage (r: Row<'messages'>): Message {
   }
 }
 
-export function toRun (r: Row<'runs'>): Run {
+export function toRun (r: Selectable<Database['runs']>): Run {
   return {
     run_id: r.run_id,
     thread_id: r.thread_id,

@@ -44,10 +44,48 @@ export interface NewRun {
   content: string
   agent: string
   input?: Record<string, unknown>
-  status: RunStatus
+  /** `reject`: `thread_busy` when the thread has an unfinished run; otherwise the run waits its turn */
+  multitask: 'reject' | 'enqueue' | 'interrupt'
+  /** cluster-wide caps: `rate_limited` when the user cannot start now and has `queuedPerUser` waiting */
+  limits: { perUser: number, queuedPerUser: number }
 }
 
-export interface CreatedRun { thread: Thread, message: Message, run: Run }
+export interface CreatedRun {
+  thread: Thread
+  message: Message
+  run: Run
+  /** 1-based place among the user's queued runs */
+  position: number
+}
+
+/** A run a process has just claimed, with what it needs to run it on any process. */
+export interface ClaimedRun {
+  run: Run
+  /** the user message that started the run */
+  content: string
+  epoch: number
+  cancel_requested: boolean
+}
+
+export interface ClaimOptions {
+  owner: string
+  /** epoch ms, the clock leases are counted in */
+  now: number
+  leaseMs: number
+  perUser: number
+  /** at most this many */
+  limit: number
+  /** claim this queued run only, whatever its turn or its user's cap (to cancel it) */
+  runId?: string
+}
+
+/** A lease this process still holds: its epoch and whether a cancel was asked for. */
+export interface HeldLease { run_id: string, epoch: number, cancel_requested: boolean }
+
+/** An append or a finish refused because the run was claimed by another process meanwhile. */
+export class FencedError extends Error {
+  override name = 'FencedError'
+}
 
 export interface RunFinish {
   status: 'completed' | 'failed' | 'cancelled'
@@ -115,13 +153,32 @@ export interface Store {
   listEvents (userId: string, runId: string, afterSeq: number): Promise<RunEvent[] | undefined>
   stats (userId: string): Promise<UserStats>
 
-  /** appends events (any runs) in one transaction; a (run_id, seq) that exists already is an error */
-  appendEvents (events: readonly RunEvent[]): Promise<void>
-  markRunning (runId: string): Promise<void>
-  /** sets the final status, result/error and finished_at; writes the assistant message; clears the thread's active run */
-  finishRun (runId: string, f: RunFinish): Promise<void>
-  /** runs a previous process left queued or running */
-  listUnfinishedRuns (): Promise<Run[]>
+  /**
+   * Appends one run's events in one transaction, fenced: the run's epoch must still be `epoch` and
+   * the events must follow its last stored seq exactly, else FencedError and nothing is written.
+   */
+  appendEvents (runId: string, epoch: number, events: readonly RunEvent[]): Promise<void>
+  /**
+   * Sets the final status, result/error and finished_at; writes the assistant message; the thread's
+   * next unfinished run becomes its active one; the lease is dropped. FencedError on a stale epoch.
+   */
+  finishRun (runId: string, epoch: number, f: RunFinish): Promise<void>
+  /**
+   * Claims runs for `owner`: first runs whose lease lapsed (any user), then queued runs whose
+   * thread turn has come, round-robin between users, within each user's running cap. Each claim
+   * bumps the epoch, sets the lease and marks the run running (a run asked to cancel stays queued).
+   */
+  claimRuns (opts: ClaimOptions): Promise<ClaimedRun[]>
+  /** extends the leases `owner` still holds; what it lost is absent from the answer */
+  renewLeases (owner: string, now: number, leaseMs: number): Promise<HeldLease[]>
+  /** lets another process take the run at once (a handover); false when the epoch is stale */
+  releaseRun (runId: string, epoch: number): Promise<boolean>
+  /** marks the user's unfinished run for cancel; resolves with the run (as it was), undefined when not this user's */
+  requestCancel (userId: string, runId: string): Promise<Run | undefined>
+  /** the unfinished runs of a thread, oldest first (the engine's own, by ids it owns) */
+  listActiveRuns (threadId: string): Promise<Run[]>
+  /** runs waiting to be claimed, cluster-wide */
+  countQueued (): Promise<number>
 
   /** single-use WebSocket tickets */
   createTicket (t: { ticket: string, user_id: string, expires_at: number, token_exp: number }): Promise<void>

@@ -18,6 +18,7 @@ async function serve (dbFile: string): Promise<{ child: ChildProcess, url: strin
       DATABASE_URL: `sqlite:${dbFile}`,
       AUTH_JWT_SECRET: TEST_SECRET,
       AGENT_MODULES: './test/fixtures/stall-agents.mjs',
+      LEASE_MS: '1000',
       LOG_LEVEL: 'warn'
     },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -32,7 +33,7 @@ async function serve (dbFile: string): Promise<{ child: ChildProcess, url: strin
   throw new Error(`server did not start:\n${out}`)
 }
 
-t.test('a process killed mid-run: after a restart the run ends run_failed/interrupted and a resuming client sees that end', async (t) => {
+t.test('a process killed mid-run: after a restart the run is taken over, its interrupted agent starts attempt 2, and a resuming client sees every event once', async (t) => {
   const dbFile = path.join(t.testdir(), 'agentwire.db')
   const headers = { authorization: `Bearer ${tokenFor('alice')}`, 'content-type': 'application/json' }
 
@@ -53,22 +54,29 @@ t.test('a process killed mid-run: after a restart the run ends run_failed/interr
   first.child.kill('SIGKILL')
   await once(first.child, 'exit')
 
+  // the restarted process takes the run over once the dead one's lease lapses (LEASE_MS=1000)
   const second = await serve(dbFile)
   t.teardown(() => { second.child.kill('SIGKILL') })
-  const run = await (await fetch(`${second.url}/runs/${run_id}`, { headers })).json() as { status: string, error: unknown }
-  t.equal(run.status, 'failed')
-  t.strictSame(run.error, { code: 'interrupted', message: 'the process running this run stopped' })
-
   const again = connect(t, `${second.url.replace('http', 'ws')}/ws`, { authorization: headers.authorization })
   await again.opened
   again.send({ type: 'subscribe', run_id, after_seq: lastSeq })
+  await again.waitFor((f) => f.run_id === run_id && f.type === 'tool_executing', 'attempt 2 in its tool call')
+  const cancel = await fetch(`${second.url}/runs/${run_id}/cancel`, { method: 'POST', headers: { authorization: headers.authorization } })
+  t.strictSame([cancel.status, await cancel.json()], [202, { run_id, status: 'cancelled' }])
   const tail = await again.runEnd(run_id)
-  t.strictSame(tail.map((e) => [e.seq, e.type, e.data.status ?? e.data.error?.code]), [
-    [4, 'tool_completed', 'error'],
-    [5, 'agent_error', 'interrupted'],
-    [6, 'run_failed', 'interrupted']
+  t.strictSame(tail.map((e) => [e.seq, e.type, e.data.attempt ?? e.data.status ?? null, e.data.error?.code ?? null]), [
+    [4, 'tool_completed', 'error', 'interrupted'],
+    [5, 'agent_error', 1, 'interrupted'],
+    [6, 'agent_started', 2, null],
+    [7, 'agent_thinking', null, null],
+    [8, 'tool_executing', null, null],
+    [9, 'tool_completed', 'cancelled', 'cancelled'],
+    [10, 'agent_error', 2, 'cancelled'],
+    [11, 'run_cancelled', null, null]
   ])
+  t.equal(tail[1].data.retryable, true, 'the interrupted attempt is retried')
+  t.equal(tail[2].data.agent_id, seen[0].data.agent_id, 'the same agent goes on')
   const all = await (await fetch(`${second.url}/runs/${run_id}/events`, { headers })).json() as { events: Frame[] }
   assertRunContract(t, all.events as never)
-  t.strictSame(all.events.map((e) => e.seq), [1, 2, 3, 4, 5, 6])
+  t.strictSame(all.events.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
 })

@@ -49,7 +49,7 @@ t.test('1,000 runs that fail in every way leave handles, listeners and heap wher
   const after = await settle()
 
   t.equal(app.engine.activeRuns, 0, 'no run is left active')
-  t.strictSame(app.engine.stats(), { running: 0, waiting: 0 }, 'every slot is released')
+  t.strictSame(await app.engine.stats(), { running: 0, waiting: 0 }, 'every slot is released')
   t.equal(app.feed.channels, 0, 'no bus subscription is left')
   t.equal(after.resources, before.resources, 'the same handles are open')
   const growthMb = (after.heap - before.heap) / 1024 / 1024

@@ -176,8 +176,8 @@ t.test('SSE: a live run streams every event with id = seq, then the response end
   t.equal(((await stranger.json()) as { code: string }).code, 'not_found')
 })
 
-t.test('shutdown: a live run ends with run_failed interrupted on the socket, then the socket closes with 1001', async (t) => {
-  const { app, wsUrl } = await listen(t, { AGENT_MODULES: SLOW_AGENTS })
+t.test('shutdown: a live run is handed over: its open work ends interrupted on the socket, then the socket closes with 1001', async (t) => {
+  const { app, wsUrl } = await listen(t, { AGENT_MODULES: SLOW_AGENTS, SHUTDOWN_GRACE_MS: '0' })
   const client = await connected(t, wsUrl, auth('henry'))
   const idle = await connected(t, wsUrl, auth('henry'))
   client.send({ type: 'message', content: 'never mind', agent: 'slow', input: { steps: 3, ms: 20000 } })
@@ -188,9 +188,9 @@ t.test('shutdown: a live run ends with run_failed interrupted on the socket, the
   t.strictSame(await client.closed, { code: 1001, reason: 'server shutting down' })
   t.strictSame(await idle.closed, { code: 1001, reason: 'server shutting down' })
   const events = client.events(runId)
-  t.strictSame(types(events), ['agent_started', 'agent_thinking', 'tool_executing', 'tool_progress', 'tool_completed', 'agent_error', 'run_failed'])
-  t.strictSame(seqs(events), range(1, 7))
+  t.strictSame(types(events), ['agent_started', 'agent_thinking', 'tool_executing', 'tool_progress', 'tool_completed', 'agent_error'])
+  t.strictSame(seqs(events), range(1, 6))
   const interrupted = { code: 'interrupted', message: 'the server is shutting down' }
-  t.strictSame([events[4].data.status, events[4].data.error], ['cancelled', interrupted], 'the tool got the abort')
-  t.strictSame(events[6].data.error, interrupted)
+  t.strictSame([events[4].data.status, events[4].data.error], ['error', interrupted], 'the tool got the abort')
+  t.strictSame([events[5].data.error, events[5].data.retryable], [interrupted, true], 'the attempt is retried by whoever takes the run over')
 })

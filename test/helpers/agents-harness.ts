@@ -21,11 +21,11 @@ export async function runPackAgent<R = any> (name: string, content: string, reco
   const agents = pack.agents!.map((a) => replace.find((r) => r.name === a.name) ?? a)
   const registry = new AgentRegistry().register({ ...pack, agents })
   const events: RunEvent[] = []
-  const store = { appendEvents: async (batch: readonly RunEvent[]) => { events.push(...batch) } } as unknown as Store
+  const store = { appendEvents: async (_runId: string, _epoch: number, batch: readonly RunEvent[]) => { events.push(...batch) } } as unknown as Store
   const bus = { publish: async () => {} } as unknown as EventBus
   const ids = { run_id: randomUUID(), thread_id: randomUUID(), user_id: 'user-1' }
   const scope = UserExecutionContext.create({ user_id: ids.user_id }).forRun(ids)
-  const emitter = new RunEmitter(ids, { store, bus, log: scope.log })
+  const emitter = new RunEmitter(ids, { store, bus, log: scope.log, epoch: 1 })
   const limits = { agentTimeoutMs: 30_000, toolTimeoutMs: 30_000, retryBaseMs: 1 }
   const result = await runAgent({ scope, emitter, registry, limits, content }, name, input) as R
   await emitter.emit({ type: 'run_completed', data: { result, timestamp: Date.now() / 1000 } })

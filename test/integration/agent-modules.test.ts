@@ -228,7 +228,7 @@ t.test('a workflow runs its steps as their dependencies allow, each step a sub-a
   ])
   const steps = shaped.slice(1, -2)
   t.strictSame(steps.filter((e) => e.type === 'agent_started').map((e) => e.data), ['agent-2', 'agent-3', 'agent-4', 'agent-5'].map((agent_id) => ({
-    agent_id, agent_name: 'collector', message: 'Running collector', attempt: 1, parent_agent_id: 'agent-1'
+    agent_id, agent_name: 'collector', message: 'Running collector', attempt: 1, parent_agent_id: 'agent-1', step_id: { 'agent-2': 'a', 'agent-3': 'b', 'agent-4': 'c', 'agent-5': 'd' }[agent_id]
   })))
   // the step results in the order the steps completed: a first, d last, b and c in either order
   const completed = steps.filter((e) => e.type === 'agent_completed').map((e) => e.data.result)
@@ -266,9 +266,9 @@ t.test('a workflow with a failed required step fails with that step\'s error and
   t.strictSame(run.error, error)
   t.strictSame(shape(events), [
     { type: 'agent_started', seq: 1, data: { agent_id: 'agent-1', agent_name: 'fragile', message: 'Running workflow fragile', attempt: 1 } },
-    { type: 'agent_started', seq: 2, data: { agent_id: 'agent-2', agent_name: 'good', message: 'Running good', attempt: 1, parent_agent_id: 'agent-1' } },
+    { type: 'agent_started', seq: 2, data: { agent_id: 'agent-2', agent_name: 'good', message: 'Running good', attempt: 1, parent_agent_id: 'agent-1', step_id: 'a' } },
     { type: 'agent_completed', seq: 3, data: { agent_id: 'agent-2', agent_name: 'good', result: { answer: 'ok' }, attempt: 1 } },
-    { type: 'agent_started', seq: 4, data: { agent_id: 'agent-3', agent_name: 'thrower', message: 'Running thrower', attempt: 1, parent_agent_id: 'agent-1' } },
+    { type: 'agent_started', seq: 4, data: { agent_id: 'agent-3', agent_name: 'thrower', message: 'Running thrower', attempt: 1, parent_agent_id: 'agent-1', step_id: 'b' } },
     { type: 'agent_error', seq: 5, data: { agent_id: 'agent-3', agent_name: 'thrower', error, retryable: false, attempt: 1 } },
     { type: 'agent_error', seq: 6, data: { agent_id: 'agent-1', agent_name: 'fragile', error, retryable: false, attempt: 1 } },
     { type: 'run_failed', seq: 7, data: { error } }
@@ -284,7 +284,7 @@ t.test('a workflow that times out ends its running step too, each agent closed o
   const shaped = shape(events)
   t.strictSame(shaped.slice(0, 2), [
     { type: 'agent_started', seq: 1, data: { agent_id: 'agent-1', agent_name: 'hasty', message: 'Running workflow hasty', attempt: 1 } },
-    { type: 'agent_started', seq: 2, data: { agent_id: 'agent-2', agent_name: 'sleeper', message: 'Running sleeper', attempt: 1, parent_agent_id: 'agent-1' } }
+    { type: 'agent_started', seq: 2, data: { agent_id: 'agent-2', agent_name: 'sleeper', message: 'Running sleeper', attempt: 1, parent_agent_id: 'agent-1', step_id: 'nap' } }
   ])
   // the step and the workflow end on the same deadline, in either order
   t.strictSame(shaped.slice(2, 4).map((e) => e.data).sort((x, y) => String(x.agent_id).localeCompare(String(y.agent_id))), [

@@ -136,7 +136,7 @@ t.test('cancel while queued: the run has only [run_queued position 1, run_cancel
   const run = await waitForRun(app, USER, second.run_id)
   t.strictSame([run.status, run.started_at, run.error], ['cancelled', undefined, BY_USER], 'it never started')
   t.strictSame(fixture.record.starts.map((s) => s.tag), ['first', 'third'], 'its agent never ran')
-  t.strictSame(app.engine.stats(), { running: 0, waiting: 0 })
+  t.strictSame(await app.engine.stats(), { running: 0, waiting: 0 })
 })
 
 t.test('cancel twice is idempotent: 202 with status cancelled every time, one run_cancelled; a finished run answers its final status', async (t) => {

@@ -96,7 +96,7 @@ t.test('20 users flooding at once with a per-user limit of 3: at most 3 running 
   t.strictSame(Object.fromEntries(flooders.map((u) => [u, fixture.record.peak.get(u)])), Object.fromEntries(flooders.map((u) => [u, 3])),
     'the agents themselves counted at most 3 of each user running at once')
   await waitForRun(app, 'late-comer', late.run_id)
-  t.strictSame(app.engine.stats(), { running: 0, waiting: 0 })
+  t.strictSame(await app.engine.stats(), { running: 0, waiting: 0 })
 })
 
 t.test('with a global cap below the demand, queued runs start round-robin between users, each user\'s in order', async (t) => {
@@ -135,13 +135,14 @@ t.test('with a global cap below the demand, queued runs start round-robin betwee
   const starts = fixture.record.starts.slice(initial).map((s) => s.tag!)
   t.equal(starts.length, 64, 'every queued run started once')
 
-  // round-robin: the order in which users first got a queued run started repeats in every round,
-  // a user dropping out once its queue is empty; first come is not first served for a whole flood
+  // round-robin: the user whose last start is oldest goes first, so the order in which users
+  // first got a queued run started repeats in every round, a user dropping out once its queue is
+  // empty; first come is not first served for a whole flood
   const userOf = (tag: string) => tag.split('#')[0]
   const queuedOf = new Map([...accepted].map(([u, mine]) => [u, mine.filter((a) => a.status === 'queued').length]))
   const order = [...new Set(starts.map(userOf))]
   t.equal(order.length, 20)
-  t.equal(order[0], 'heavy', 'the user who queued first is served first')
+  t.equal(order.at(-1), 'heavy', 'the user who has had the most turns waits for every other user')
   const expected: string[] = []
   for (let round = 1; round <= 7; round++) for (const u of order) if (queuedOf.get(u)! >= round) expected.push(u)
   t.strictSame(starts.map(userOf), expected, 'queued runs start one user at a time, in turn')
@@ -150,7 +151,7 @@ t.test('with a global cap below the demand, queued runs start round-robin betwee
     const queuedTags = mine.map((a, i) => a.status === 'queued' ? `${user}#${i + 1}` : undefined).filter(Boolean)
     t.strictSame(starts.filter((tag) => userOf(tag) === user), queuedTags, `${user}: its queued runs start in the order they were posted`)
   }
-  t.strictSame(app.engine.stats(), { running: 0, waiting: 0 })
+  t.strictSame(await app.engine.stats(), { running: 0, waiting: 0 })
 })
 
 t.test('sub-agents take no run slot: workflows complete under a per-user and global limit of 1', async (t) => {

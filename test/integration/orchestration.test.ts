@@ -93,7 +93,7 @@ t.test('a sequential workflow runs its steps in dependency order, each handed it
   const step = (n: number, name: string) => ({ agent_id: `agent-${n}`, agent_name: name })
   const root = step(1, 'sequence')
   const child = (n: number, name: string, stepResult: unknown) => [
-    { type: 'agent_started', data: { ...step(n, name), message: `Running ${name}`, attempt: 1, parent_agent_id: 'agent-1' } },
+    { type: 'agent_started', data: { ...step(n, name), message: `Running ${name}`, attempt: 1, parent_agent_id: 'agent-1', step_id: name.slice(-1) } },
     { type: 'agent_completed', data: { ...step(n, name), result: stepResult, attempt: 1 } }
   ]
   t.strictSame(shape(events), [

@@ -90,23 +90,23 @@ t.test('a SQLite file keeps everything across a restart', async (t) => {
   await survivesRestart(t, `sqlite:${path.join(t.testdir(), 'agentwire.db')}`)
 })
 
-t.test('a run a stopped process left running ends run_failed/interrupted on the next start', async (t) => {
+t.test('a run a stopped process left queued runs on the next start', async (t) => {
   const databaseUrl = `sqlite:${path.join(t.testdir(), 'agentwire.db')}`
-  // the store alone, as a process that died after taking the message would have left it
+  // the store alone, as a process that died right after taking the message would have left it
   const store = await createStore(databaseUrl)
-  const { run } = await store.createRun({ user_id: 'alice', content: QUESTION, agent: 'supervisor', input: {}, status: 'running' })
-  await store.markRunning(run.run_id)
+  const { run } = await store.createRun({
+    user_id: 'alice', content: QUESTION, agent: 'supervisor', input: {}, multitask: 'reject', limits: { perUser: 3, queuedPerUser: 20 }
+  })
   await store.close()
 
   const app = await open(t, databaseUrl)
   t.teardown(() => app.close())
   const ended = await waitForRun(app, 'alice', run.run_id)
-  t.equal(ended.status, 'failed')
-  t.strictSame(ended.error, { code: 'interrupted', message: 'the process running this run stopped' })
+  t.equal(ended.status, 'completed')
   const events = await getEvents(app, 'alice', run.run_id)
-  t.strictSame(events.map(({ type, seq, run_id, thread_id, user_id }) => ({ type, seq, run_id, thread_id, user_id })),
-    [{ type: 'run_failed', seq: 1, run_id: run.run_id, thread_id: run.thread_id, user_id: 'alice' }])
-  t.strictSame((events[0].data as { error: unknown }).error, { code: 'interrupted', message: 'the process running this run stopped' })
+  t.equal(events[0].type, 'agent_started')
+  t.equal(events.at(-1)!.type, 'run_completed')
+  t.strictSame(events.map((e) => e.seq), events.map((_, i) => i + 1))
   const thread = (await app.inject({ method: 'GET', url: `/threads/${run.thread_id}`, headers: auth('alice') })).json()
   t.equal(thread.active_run_id, null, 'the thread is free again')
   const next = await runToEnd(app, 'alice', { content: 'Again?', thread_id: run.thread_id })

@@ -24,7 +24,7 @@ function fakeStore (opts: { hold?: boolean } = {}) {
   const calls: Array<{ events: RunEvent[], done: ReturnType<typeof deferred> }> = []
   let called = deferred()
   const store = {
-    appendEvents (events: readonly RunEvent[]) {
+    appendEvents (_runId: string, _epoch: number, events: readonly RunEvent[]) {
       const done = deferred()
       calls.push({ events: [...events], done })
       called.resolve()
@@ -42,7 +42,7 @@ async function setup (opts: { hold?: boolean, history?: RunEvent[] } = {}) {
   const bus = createMemoryBus()
   const published: RunEvent[] = []
   await bus.subscribe(runChannel(IDS.run_id), (message) => { for (const json of eventLines(message)) published.push(JSON.parse(json)) })
-  const emitter = new RunEmitter(IDS, { store, bus, log: silentLogger }, opts.history)
+  const emitter = new RunEmitter(IDS, { store, bus, log: silentLogger, epoch: 1 }, opts.history)
   return { emitter, calls, nextCall, published, bus }
 }
 

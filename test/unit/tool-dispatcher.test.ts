@@ -16,10 +16,10 @@ t.teardown(() => clearInterval(keepAlive))
 /** One run's agents on a store that keeps events in an array: runAgent and callTool without a server. */
 function harness (mod: AgentModule, limits: Partial<RunLimits> = {}) {
   const events: RunEvent[] = []
-  const store = { async appendEvents (batch: readonly RunEvent[]) { events.push(...batch) } } as unknown as Store
+  const store = { async appendEvents (_runId: string, _epoch: number, batch: readonly RunEvent[]) { events.push(...batch) } } as unknown as Store
   const registry = new AgentRegistry().register(mod)
   const scope = UserExecutionContext.create({ user_id: 'user-1' }).forRun({ run_id: 'run-1', thread_id: 'thread-1', user_id: 'user-1' })
-  const emitter = new RunEmitter(scope, { store, bus: createMemoryBus(), log: silentLogger })
+  const emitter = new RunEmitter(scope, { store, bus: createMemoryBus(), log: silentLogger, epoch: 1 })
   const deps = { scope, emitter, registry, content: 'hello', limits: { agentTimeoutMs: 10_000, toolTimeoutMs: 10_000, retryBaseMs: 0, ...limits } }
   const run = async (agent: string, input: Record<string, unknown> = {}) => {
     try {

@@ -4,7 +4,8 @@ import type { Config } from '../../config.js'
 import type { RunScope } from '../context.js'
 import { now } from '../events.js'
 import type { AgentContext, AgentDefinition, AgentRegistry } from '../registry.js'
-import { RunFailure, deadline, raceAbort, timedOut, toErrorBody } from './failures.js'
+import { RunFailure, deadline, isInterruption, raceAbort, timedOut, toErrorBody } from './failures.js'
+import { traceKey, type ResumePlan } from './resume.js'
 import type { RunEmitter } from './run-emitter.js'
 import { callTool } from './tool-dispatcher.js'
 import { runWorkflow } from './workflow.js'
@@ -18,6 +19,8 @@ export interface RunDeps {
   registry: AgentRegistry
   limits: RunLimits
   content: string
+  /** what a run taken over from another process has done already */
+  resume?: ResumePlan
 }
 
 /** A sub-agent's caller: its id, and the signal that ends the sub-agent with it. */
@@ -31,8 +34,10 @@ const describe = (a: AgentDefinition) => a.workflow ? `Running workflow ${a.name
 /**
  * Runs one agent to a result, with attempts, timeouts and the events of CONTRACT §5 rule 3.
  * Resolves with the result, or throws the last attempt's failure after its `agent_error`.
+ * The root agent and workflow steps (`stepId`) of a run taken over go on where the stored
+ * events left them: a finished one is not run again, an interrupted one starts its next attempt.
  */
-export async function runAgent (deps: RunDeps, name: string, input: Record<string, unknown>, parent?: Parent): Promise<unknown> {
+export async function runAgent (deps: RunDeps, name: string, input: Record<string, unknown>, parent?: Parent, stepId?: string): Promise<unknown> {
   const { scope, emitter, registry, limits } = deps
   const parentSignal = parent?.signal ?? scope.signal
   const depth = (parent?.depth ?? 0) + 1
@@ -43,16 +48,22 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
   if (registered.validateInput && !registered.validateInput(input)) {
     throw new RunFailure('invalid_request', `input for ${name}: ${registered.validateInput.errors?.[0]?.message ?? 'invalid'}`, false)
   }
-  const agent_id = randomUUID()
-  const maxAttempts = agent.max_attempts ?? 1
+  const key = traceKey(parent?.agent_id, stepId)
+  const trace = key === undefined ? undefined : deps.resume?.get(key)
+  if (trace?.outcome) {
+    if ('result' in trace.outcome) return trace.outcome.result
+    throw new RunFailure(trace.outcome.error.code, trace.outcome.error.message, false)
+  }
+  const agent_id = trace?.agent_id ?? randomUUID()
+  const maxAttempts = (agent.max_attempts ?? 1) + (trace?.interruptions ?? 0)
   const timeoutMs = agent.timeout_ms ?? limits.agentTimeoutMs
   const base = { agent_id, agent_name: name }
 
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = (trace?.attempt ?? 0) + 1; ; attempt++) {
     const started = performance.now()
     await emitter.emit({
       type: 'agent_started',
-      data: { ...base, message: describe(agent), attempt, ...(parent ? { parent_agent_id: parent.agent_id } : {}), timestamp: now() }
+      data: { ...base, message: describe(agent), attempt, ...(parent ? { parent_agent_id: parent.agent_id } : {}), ...(stepId === undefined ? {} : { step_id: stepId }), timestamp: now() }
     })
     const attemptSignal = deadline(parentSignal, timeoutMs, () => timedOut(`agent ${name}`, timeoutMs))
     const inFlight = new Set<Promise<unknown>>()
@@ -100,10 +111,12 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       // an aborted attempt's own tool calls and sub-agents end first (they race the same signal)
       await settle(inFlight)
       const failure = attemptSignal.signal.aborted ? attemptSignal.signal.reason : err
-      const retryable = attempt < maxAttempts && !parentSignal.aborted && !(failure instanceof RunFailure && !failure.retryable)
+      // an interrupted attempt is retried by the process that takes the run over, not here
+      const interrupted = isInterruption(failure)
+      const retryable = interrupted || (attempt < maxAttempts && !parentSignal.aborted && !(failure instanceof RunFailure && !failure.retryable))
       over = true
       await emitter.emit({ type: 'agent_error', data: { ...base, error: toErrorBody(failure), retryable, attempt, timestamp: now() } })
-      if (!retryable) throw failure
+      if (interrupted || !retryable) throw failure
       scope.log.warn({ agent: name, attempt, err: failure }, 'agent attempt failed, retrying')
       const backoff = limits.retryBaseMs * 2 ** (attempt - 1)
       await sleep(backoff / 2 + Math.random() * backoff / 2, undefined, { signal: parentSignal }).catch(() => {})

@@ -1,16 +1,23 @@
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { EventBus } from '../../bus/types.js'
 import type { Config } from '../../config.js'
 import { threadChannel } from '../../bus/types.js'
 import { Errors } from '../../errors.js'
-import type { Run, RunFinish, Store } from '../../store/types.js'
-import type { UserExecutionContext, Logger, RunScope } from '../context.js'
-import { now, type ErrorBody, type EventInput } from '../events.js'
+import { ACTIVE_STATUSES, FencedError, type ClaimedRun, type Run, type RunFinish, type RunStatus, type Store } from '../../store/types.js'
+import { UserExecutionContext, type Logger, type RunScope } from '../context.js'
+import { now, type ErrorBody, type EventInput, type RunEvent } from '../events.js'
 import type { AgentRegistry } from '../registry.js'
-import { runAgent, type RunLimits } from './agent-runner.js'
-import { RunFailure, cancelled, toErrorBody } from './failures.js'
-import { RunEmitter } from './run-emitter.js'
-import { createScheduler } from './scheduler.js'
 import { createRateLimiter } from '../rate-limit.js'
+import { runAgent, type RunLimits } from './agent-runner.js'
+import { RunFailure, cancelled, interruption, isInterruption, toErrorBody } from './failures.js'
+import { resumePlan } from './resume.js'
+import { RunEmitter } from './run-emitter.js'
+
+/** Bus channels of the engine: a run to cancel (`{"run_id"}`), and a wake-up for claimers. */
+export const CANCEL_CHANNEL = 'cancel'
+export const QUEUE_CHANNEL = 'queue'
 
 export interface EngineOptions {
   store: Store
@@ -19,7 +26,15 @@ export interface EngineOptions {
   log: Logger
   /** told of every run's end, e.g. for metrics */
   onRunEnd?: (status: RunFinish['status']) => void
-  limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'ratePerMin' | 'rateBurst'>
+  limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'ratePerMin' | 'rateBurst' | 'leaseMs'>
+  /** this process's name as a lease holder */
+  owner?: string
+  /** the clock leases are counted in, epoch ms; tests pin it */
+  clock?: () => number
+  /** false: no lease or sweep timers, the test steps `renew()` and `sweep()` itself */
+  timers?: boolean
+  /** throws `rate_limited` when the user may not send another message now */
+  rateLimit?: (userId: string) => Promise<void>
 }
 
 export interface SubmitRequest {
@@ -32,18 +47,18 @@ export interface SubmitRequest {
 
 export interface Submitted { message_id: string, thread_id: string, run_id: string, status: 'queued' | 'running' }
 
-/** A run this process owns, from admission to its end. */
+/** A run this process holds the lease of, from its claim to its end or handover. */
 interface ActiveRun {
   run: Run
+  epoch: number
   content: string
   scope: RunScope
-  emitter: RunEmitter
-  started: boolean
-  /** resolves when the run has ended and its end is stored, whether it ever started or not */
+  emitter?: RunEmitter
+  /** the lease was lost to another process: write nothing more */
+  lost: boolean
+  /** resolves when the run has ended, been handed over or been lost here */
   done: Promise<void>
-  /** resolves when this run and every run enqueued ahead of it on its thread have ended */
-  turn: Promise<void>
-  ended: () => void
+  settle: () => void
 }
 
 /** The final answer kept as the assistant message: a string result, or its `answer`. */
@@ -53,13 +68,43 @@ function answerOf (result: unknown): string {
   return typeof answer === 'string' ? answer : JSON.stringify(result)
 }
 
-/** Takes messages, runs their agents and ends every run with exactly one terminal event. */
+const CANCEL_WAIT_MS = 5000
+
+/**
+ * Takes messages, runs their agents and ends every run with exactly one terminal event. Runs
+ * are rows: this process claims queued runs and runs whose holder is gone, holds a lease on each,
+ * and goes on with a taken-over run from its stored events. Any number of processes may share
+ * one store; one process alone runs the same code.
+ */
 export function createEngine (opts: EngineOptions) {
-  const { store, bus, registry, limits } = opts
+  const { store, bus, registry, limits, log } = opts
+  const owner = opts.owner ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  const clock = opts.clock ?? Date.now
+  const rateLimit = opts.rateLimit ?? rateLimiterOf(limits)
   const active = new Map<string, ActiveRun>()
-  const scheduler = createScheduler({ perUser: limits.runsPerUser, queuePerUser: limits.queuedPerUser, global: limits.runsGlobal })
-  const rateLimiter = createRateLimiter({ perMinute: limits.ratePerMin, burst: limits.rateBurst })
+  const offs: Array<() => Promise<void>> = []
+  const timers: NodeJS.Timeout[] = []
   let accepting = true
+  let pumping: Promise<void> | undefined
+  let pumpAgain = false
+
+  async function start () {
+    offs.push(await bus.subscribe(QUEUE_CHANNEL, () => { pump().catch(() => {}) }))
+    offs.push(await bus.subscribe(CANCEL_CHANNEL, (message) => {
+      const entry = active.get((JSON.parse(message) as { run_id: string }).run_id)
+      entry?.scope.abort(cancelled('cancelled by the user'))
+    }))
+    if (opts.timers !== false) {
+      const every = (ms: number, fn: () => Promise<unknown>) => {
+        const timer = setInterval(() => { fn().catch((err) => log.error({ err }, 'engine housekeeping failed')) }, ms)
+        timer.unref()
+        timers.push(timer)
+      }
+      every(Math.max(1, Math.floor(limits.leaseMs / 3)), renew)
+      every(Math.max(1, Math.floor(limits.leaseMs / 2)), sweep)
+    }
+    await pump()
+  }
 
   async function submit (user: UserExecutionContext, req: SubmitRequest): Promise<Submitted> {
     if (!accepting) throw new Errors.Unavailable('shutting down')
@@ -71,103 +116,174 @@ export function createEngine (opts: EngineOptions) {
       const e = registered.validateInput.errors?.[0]
       throw new Errors.InvalidRequest(`input${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`)
     }
-    rateLimiter.take(user.user_id)
-    scheduler.check(user.user_id)
-    let previous: ActiveRun | undefined
-    if (req.thread_id !== undefined) {
-      const thread = await store.getThread(user.user_id, req.thread_id)
-      if (!thread) throw new Errors.NotFound('thread')
-      const onThread = [...active.values()].filter((a) => a.run.thread_id === thread.thread_id)
-      if ((thread.active_run_id || onThread.length) && (req.multitask ?? 'reject') === 'reject') throw new Errors.ThreadBusy()
+    await rateLimit(user.user_id)
+    const multitask = req.multitask ?? 'reject'
+    if (req.thread_id !== undefined && multitask === 'interrupt') {
+      if (!await store.getThread(user.user_id, req.thread_id)) throw new Errors.NotFound('thread')
       // newest first: a run waiting its turn is gone before the run it waits for ends
-      if (req.multitask === 'interrupt') for (const a of [...onThread].reverse()) await cancel(user, a.run.run_id)
-      // `active` keeps admission order: the last run on the thread is the one to wait for
-      if (req.multitask === 'enqueue') previous = onThread.at(-1)
+      const runs = (await store.listActiveRuns(req.thread_id)).reverse()
+      for (const run of runs) await requestCancel(user, run.run_id)
+      for (const run of runs) await waitForEnd(user, run.run_id)
     }
-    const { message, run } = await store.createRun({
-      user_id: user.user_id, thread_id: req.thread_id, content: req.content, agent, input, status: 'queued'
-    })
-    const scope = user.forRun(run)
-    let ended!: () => void
-    const done = new Promise<void>((resolve) => { ended = resolve })
-    const entry: ActiveRun = {
-      run,
+    const { message, run, position } = await store.createRun({
+      user_id: user.user_id,
+      thread_id: req.thread_id,
       content: req.content,
-      scope,
-      emitter: new RunEmitter(run, { store, bus, log: scope.log }),
-      started: false,
-      done,
-      // a cancelled run waiting its turn must not let the runs behind it overtake the ones ahead
-      turn: previous ? Promise.all([previous.turn, done]).then(() => {}) : done,
-      ended
-    }
-    active.set(run.run_id, entry)
+      agent,
+      input,
+      multitask,
+      limits: { perUser: limits.runsPerUser, queuedPerUser: limits.queuedPerUser }
+    })
     // a thread subscriber learns of the new run; its events come on the run's own channel
     await bus.publish(threadChannel(run.thread_id), JSON.stringify({ run_id: run.run_id }))
+      .catch((err: unknown) => log.warn({ err }, 'announcing a run on its thread failed'))
+    await pump()
+    if (active.has(run.run_id)) return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status: 'running' }
 
-    let status: Submitted['status'] = 'queued'
-    if (previous) {
-      await entry.emitter.emit({ type: 'run_queued', data: { position: 1, timestamp: now() } })
-      previous.turn.then(() => { if (!entry.scope.signal.aborted) admit(entry) })
-    } else {
-      status = await admit(entry)
-    }
-    return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status }
-  }
-
-  /** Starts the run in a free slot, or queues it with `run_queued`. */
-  async function admit (entry: ActiveRun): Promise<Submitted['status']> {
-    const user = entry.run.user_id
-    const admitted = scheduler.admit(user, entry.run.run_id, () => {
-      entry.started = true
-      execute(entry).finally(() => { scheduler.release(user); entry.ended() })
+    // not claimed here: it waits, and says so unless a process claimed it meanwhile (the fence)
+    const emitter = new RunEmitter(run, { store, bus, log: user.log, epoch: 0 })
+    await emitter.emit({ type: 'run_queued', data: { position, timestamp: now() } }).catch((err: unknown) => {
+      if (!(err instanceof FencedError)) throw err
     })
-    if (admitted.status === 'queued') {
-      await entry.emitter.emit({ type: 'run_queued', data: { position: admitted.position, timestamp: now() } })
-    }
-    return admitted.status
+    await bus.publish(QUEUE_CHANNEL, '{}').catch(() => {})
+    return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status: 'queued' }
   }
 
-  async function execute (entry: ActiveRun): Promise<void> {
-    const { scope, emitter, run } = entry
-    const timer = setTimeout(() => scope.abort(new RunFailure('timeout', `run timed out after ${limits.runTimeoutMs} ms`, false)), limits.runTimeoutMs)
+  /** Claims what this process has room for, one claimer at a time; a call meanwhile claims again after. */
+  function pump (): Promise<void> {
+    if (pumping) { pumpAgain = true; return pumping }
+    pumping = (async () => {
+      do {
+        pumpAgain = false
+        while (accepting && active.size < limits.runsGlobal) {
+          const claimed = await store.claimRuns({
+            owner, now: clock(), leaseMs: limits.leaseMs, perUser: limits.runsPerUser, limit: limits.runsGlobal - active.size
+          })
+          for (const c of claimed) begin(c)
+          if (!claimed.length) break
+        }
+      } while (pumpAgain && accepting)
+    })().finally(() => { pumping = undefined })
+    return pumping
+  }
+
+  /** Runs a claimed run: a new one from its start, a taken-over one from its stored events. */
+  function begin (c: ClaimedRun) {
+    const user = UserExecutionContext.create({ user_id: c.run.user_id, log })
+    let settle!: () => void
+    const done = new Promise<void>((resolve) => { settle = resolve })
+    const entry: ActiveRun = { run: c.run, epoch: c.epoch, content: c.content, scope: user.forRun(c.run), lost: false, done, settle }
+    active.set(c.run.run_id, entry)
+    if (c.cancel_requested) entry.scope.abort(cancelled('cancelled by the user'))
+    proceed(entry).catch((err) => entry.scope.log.error({ err }, 'running a claimed run failed'))
+  }
+
+  async function proceed (entry: ActiveRun) {
+    const { run, scope } = entry
+    try {
+      const history = run.last_seq > 0 ? (await store.listEvents(run.user_id, run.run_id, 0)) ?? [] : []
+      const emitter = entry.emitter = new RunEmitter(run, { store, bus, log: scope.log, epoch: entry.epoch }, history)
+      if (emitter.ended) {
+        // the terminal event was stored, only the run row was not finished
+        await finishRow(entry, history.at(-1)!)
+      } else if (scope.signal.aborted && !history.some((e) => e.type === 'agent_started')) {
+        // cancelled before it ever started
+        await endAbnormally(entry, scope.signal.reason)
+      } else {
+        const closings = await closeInterrupted(entry)
+        if (closings !== undefined) await execute(entry, [...history, ...closings])
+      }
+    } catch (err) {
+      scope.log.error({ err }, 'a claimed run could not go on')
+    } finally {
+      await release(entry)
+    }
+  }
+
+  /**
+   * A run taken over: its open tool calls and agents end `interrupted` first. Resolves with those
+   * closing events, or undefined when something open may not run twice and the run has failed.
+   */
+  async function closeInterrupted (entry: ActiveRun): Promise<RunEvent[] | undefined> {
+    const emitter = entry.emitter!
+    const tools = emitter.openTools
+    const agents = emitter.openAgents
+    if (!tools.length && !agents.length) return []
+    const resumable = tools.every((t) => registry.tool(t.tool_name)?.resumable !== false) &&
+      agents.every((a) => registry.agent(a.name)?.definition.resumable !== false)
+    const error: ErrorBody = { code: 'interrupted', message: 'the process running this run stopped' }
+    const closings: EventInput[] = [
+      ...tools.map(({ tool_call_id, agent_id, agent_name, tool_name }) => ({
+        type: 'tool_completed' as const,
+        data: { agent_id, agent_name, tool_name, tool_call_id, status: 'error' as const, error, duration_ms: 0, timestamp: now() }
+      })),
+      ...agents.reverse().map((a) => ({
+        type: 'agent_error' as const,
+        data: { agent_id: a.agent_id, agent_name: a.name, error, retryable: resumable, attempt: a.attempt, timestamp: now() }
+      }))
+    ]
+    for (const e of closings) await emitter.emit(e)
+    entry.scope.log.warn({ resumable }, 'took over a run whose process was lost')
+    if (!resumable) {
+      await endWith(entry, { type: 'run_failed', data: { error: { ...error, message: 'the process running this run stopped, and it may not run twice' }, timestamp: now() } }, { status: 'failed', error })
+      return undefined
+    }
+    return closings as RunEvent[]
+  }
+
+  async function execute (entry: ActiveRun, history: readonly RunEvent[]): Promise<void> {
+    const { scope, run } = entry
+    const emitter = entry.emitter!
+    // the run's deadline counts from its first start, across takeovers
+    const startedAt = run.started_at ? Date.parse(run.started_at) : Date.now()
+    const left = Math.max(0, limits.runTimeoutMs - (Date.now() - startedAt))
+    const timer = setTimeout(() => scope.abort(new RunFailure('timeout', `run timed out after ${limits.runTimeoutMs} ms`, false)), left)
     timer.unref()
     scope.onCleanup(() => clearTimeout(timer))
     try {
       if (scope.signal.aborted) throw scope.signal.reason
-      await store.markRunning(run.run_id)
-      const result = await runAgent({ scope, emitter, registry, limits, content: entry.content }, run.agent, run.input ?? {})
-      await finishWith(emitter, { type: 'run_completed', data: { result, timestamp: now() } }, { status: 'completed', result, answer: answerOf(result) })
+      const resume = history.length ? resumePlan(history) : undefined
+      const result = await runAgent({ scope, emitter, registry, limits, content: entry.content, resume }, run.agent, run.input ?? {})
+      await endWith(entry, { type: 'run_completed', data: { result, timestamp: now() } }, { status: 'completed', result, answer: answerOf(result) })
     } catch (err) {
       const reason = scope.signal.aborted ? scope.signal.reason : err
+      if (entry.lost || emitter.fenced) return
+      if (isInterruption(reason)) { await handOver(entry); return }
       if (!(reason instanceof RunFailure)) scope.log.error({ err: reason }, 'run failed')
-      await endAbnormally(emitter, reason)
+      await endAbnormally(entry, reason)
     }
-    await release(entry)
+  }
+
+  /** This process stops: the run's lease goes, so another process takes it over at once. */
+  async function handOver (entry: ActiveRun) {
+    await entry.emitter!.settled()
+    if (entry.emitter!.fenced) return
+    if (await store.releaseRun(entry.run.run_id, entry.epoch)) {
+      entry.scope.log.info('handed the run over to another process')
+      await bus.publish(QUEUE_CHANNEL, '{}').catch(() => {})
+    }
   }
 
   /** The run's terminal event; the run row is finished after the event is stored, before it is published. */
-  async function finishWith (emitter: RunEmitter, terminal: EventInput, finish: RunFinish) {
+  async function endWith (entry: ActiveRun, terminal: EventInput, finish: RunFinish) {
     try {
-      await emitter.emit(terminal, () => store.finishRun(emitter.runId, finish))
+      await entry.emitter!.emit(terminal, () => store.finishRun(entry.run.run_id, entry.epoch, finish))
       opts.onRunEnd?.(finish.status)
     } catch (err) {
-      opts.log.error({ err, run_id: emitter.runId }, 'could not record the end of a run')
+      if (!(err instanceof FencedError)) entry.scope.log.error({ err }, 'could not record the end of a run')
     }
   }
 
-  /** Releases everything a run held, once its events are all stored. */
-  async function release (entry: ActiveRun) {
-    try {
-      await entry.emitter.settled()
-    } finally {
-      active.delete(entry.run.run_id)
-      await entry.scope.cleanup()
-    }
+  async function finishRow (entry: ActiveRun, last: RunEvent) {
+    const d = last.data as { result?: unknown, error?: ErrorBody }
+    await store.finishRun(entry.run.run_id, entry.epoch, last.type === 'run_completed'
+      ? { status: 'completed', result: d.result, answer: answerOf(d.result) }
+      : { status: last.type === 'run_cancelled' ? 'cancelled' : 'failed', error: d.error ?? { code: 'cancelled', message: 'cancelled' } })
   }
 
   /** Closes whatever is still open, then ends the run with its one terminal event for `reason`. */
-  async function endAbnormally (emitter: RunEmitter, reason: unknown): Promise<void> {
+  async function endAbnormally (entry: ActiveRun, reason: unknown): Promise<void> {
+    const emitter = entry.emitter!
     const error: ErrorBody = toErrorBody(reason)
     const isCancel = reason instanceof RunFailure && reason.code === 'cancelled'
     try {
@@ -179,85 +295,117 @@ export function createEngine (opts: EngineOptions) {
         await emitter.emit({ type: 'agent_error', data: { agent_id: a.agent_id, agent_name: a.name, error, retryable: false, attempt: a.attempt, timestamp: now() } })
       }
     } catch (err) {
-      opts.log.error({ err }, 'could not close the open agents and tools of a run')
+      if (!emitter.fenced) entry.scope.log.error({ err }, 'could not close the open agents and tools of a run')
     }
-    if (isCancel) await finishWith(emitter, { type: 'run_cancelled', data: { reason: error.message, timestamp: now() } }, { status: 'cancelled', error })
-    else await finishWith(emitter, { type: 'run_failed', data: { error, timestamp: now() } }, { status: 'failed', error })
+    if (isCancel) await endWith(entry, { type: 'run_cancelled', data: { reason: error.message, timestamp: now() } }, { status: 'cancelled', error })
+    else await endWith(entry, { type: 'run_failed', data: { error, timestamp: now() } }, { status: 'failed', error })
+  }
+
+  /** Lets go of a run once its events are all stored; its slot goes to the next claim. */
+  async function release (entry: ActiveRun) {
+    try {
+      await entry.emitter?.settled()
+    } finally {
+      active.delete(entry.run.run_id)
+      await entry.scope.cleanup()
+      entry.settle()
+      if (accepting) pump().catch((err) => log.error({ err }, 'claiming runs failed'))
+    }
+  }
+
+  /** Extends this process's leases; a run whose lease another process took stops here, silently. */
+  async function renew () {
+    const held = new Map((await store.renewLeases(owner, clock(), limits.leaseMs)).map((h) => [h.run_id, h]))
+    for (const entry of active.values()) {
+      const h = held.get(entry.run.run_id)
+      if (!h || h.epoch !== entry.epoch) {
+        entry.lost = true
+        entry.scope.log.warn('the run was taken over by another process: stopping it here')
+        entry.scope.abort(interruption('the run was taken over by another process'))
+      } else if (h.cancel_requested) {
+        entry.scope.abort(cancelled('cancelled by the user'))
+      }
+    }
+  }
+
+  /** Takes over runs whose holder is gone and starts queued ones there is room for. */
+  async function sweep () {
+    await pump()
+  }
+
+  /** Asks for the run's cancel wherever it runs; a queued run is claimed here and ended without starting. */
+  async function requestCancel (user: UserExecutionContext, runId: string): Promise<Run> {
+    const run = await store.requestCancel(user.user_id, runId)
+    if (!run) throw new Errors.NotFound('run')
+    if (!ACTIVE_STATUSES.includes(run.status)) return run
+    const local = active.get(runId)
+    if (local) {
+      local.scope.abort(cancelled('cancelled by the user'))
+      return run
+    }
+    await bus.publish(CANCEL_CHANNEL, JSON.stringify({ run_id: runId })).catch((err: unknown) => log.warn({ err }, 'publishing a cancel failed; the owner sees it at its next lease renewal'))
+    if (run.status === 'queued') {
+      const claimed = await store.claimRuns({ owner, now: clock(), leaseMs: limits.leaseMs, perUser: limits.runsPerUser, limit: 1, runId })
+      for (const c of claimed) begin(c)
+    }
+    return run
+  }
+
+  /** The run's status once it has ended, or after a few seconds its status then. */
+  async function waitForEnd (user: UserExecutionContext, runId: string): Promise<RunStatus> {
+    const local = active.get(runId)
+    if (local) await local.done
+    let wait = 10
+    for (let spent = 0; ; spent += wait, wait = Math.min(wait * 2, 250)) {
+      const run = await store.getRun(user.user_id, runId)
+      if (!run || !ACTIVE_STATUSES.includes(run.status) || spent >= CANCEL_WAIT_MS) return run?.status ?? 'cancelled'
+      await sleep(wait)
+    }
   }
 
   async function cancel (user: UserExecutionContext, runId: string) {
-    const run = await store.getRun(user.user_id, runId)
-    if (!run) throw new Errors.NotFound('run')
-    const entry = active.get(runId)
-    if (entry) {
-      const wasAborted = entry.scope.signal.aborted
-      entry.scope.abort(cancelled('cancelled by the user'))
-      // a run that never started ends here, without starting
-      if (!entry.started && !wasAborted) {
-        scheduler.dequeue(run.user_id, runId)
-        await endAbnormally(entry.emitter, entry.scope.signal.reason)
-        await release(entry)
-        entry.ended()
-      }
-      await entry.done
-      return { run_id: runId, status: (await store.getRun(user.user_id, runId))!.status }
-    }
-    return { run_id: runId, status: run.status }
+    const run = await requestCancel(user, runId)
+    if (!ACTIVE_STATUSES.includes(run.status)) return { run_id: runId, status: run.status }
+    return { run_id: runId, status: await waitForEnd(user, runId) }
   }
 
-  /** Ends runs a previous process left unfinished (`interrupted`), keeping CONTRACT §5 rules 3–4. */
-  async function recover (): Promise<number> {
-    const runs = await store.listUnfinishedRuns()
-    for (const run of runs) {
-      const history = (await store.listEvents(run.user_id, run.run_id, 0)) ?? []
-      const log = opts.log.child({ run_id: run.run_id, user_id: run.user_id })
-      const emitter = new RunEmitter(run, { store, bus, log }, history)
-      const last = history.at(-1)
-      if (emitter.ended && last) {
-        // the terminal event was stored, only the run row was not updated
-        const d = last.data as { result?: unknown, error?: ErrorBody }
-        await store.finishRun(run.run_id, last.type === 'run_completed'
-          ? { status: 'completed', result: d.result, answer: answerOf(d.result) }
-          : { status: last.type === 'run_cancelled' ? 'cancelled' : 'failed', error: d.error ?? { code: 'cancelled', message: 'cancelled' } })
-      } else {
-        await endAbnormally(emitter, new RunFailure('interrupted', 'the process running this run stopped', false))
-      }
-      await emitter.settled()
-      log.warn('ended a run left unfinished by a previous process')
-    }
-    return runs.length
-  }
-
-  /** Stops taking runs, gives running ones `graceMs`, then cancels the rest and waits for their end. */
+  /**
+   * Stops claiming and gives running runs `graceMs`; the rest are handed over (their open work
+   * ends `interrupted`, the lease goes), so another process, or this one after a restart, goes on.
+   */
   async function close (graceMs = 0): Promise<void> {
     accepting = false
+    for (const t of timers) clearInterval(t)
+    await pumping
     const all = () => Promise.allSettled([...active.values()].map((a) => a.done))
     if (active.size && graceMs > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([all(), new Promise((resolve) => { timer = setTimeout(resolve, graceMs) })])
       clearTimeout(timer)
     }
-    for (const a of active.values()) {
-      a.scope.abort(new RunFailure('interrupted', 'the server is shutting down', false))
-      if (!a.started) {
-        scheduler.dequeue(a.run.user_id, a.run.run_id)
-        await endAbnormally(a.emitter, a.scope.signal.reason)
-        await release(a)
-        a.ended()
-      }
-    }
+    for (const a of active.values()) a.scope.abort(interruption('the server is shutting down'))
     await all()
+    for (const off of offs.splice(0)) await off().catch(() => {})
   }
 
   return {
+    start,
     submit,
     cancel,
-    recover,
     close,
+    renew,
+    sweep,
+    owner,
     get accepting () { return accepting },
     get activeRuns () { return active.size },
-    stats: () => scheduler.stats()
+    /** runs running in this process, and runs queued in the store for any process */
+    stats: async () => ({ running: active.size, waiting: await store.countQueued() })
   }
+}
+
+function rateLimiterOf (limits: EngineOptions['limits']) {
+  const limiter = createRateLimiter({ perMinute: limits.ratePerMin, burst: limits.rateBurst })
+  return async (userId: string) => limiter.take(userId)
 }
 
 export type Engine = ReturnType<typeof createEngine>

@@ -15,6 +15,9 @@ export class RunFailure extends Error {
 }
 
 export const cancelled = (reason = 'cancelled') => new RunFailure('cancelled', reason, false)
+/** the process running the run stops (or stopped): another one goes on with it */
+export const interruption = (reason: string) => new RunFailure('interrupted', reason, true)
+export const isInterruption = (err: unknown) => err instanceof RunFailure && err.code === 'interrupted' && err.retryable
 export const timedOut = (what: string, ms: number) => new RunFailure('timeout', `${what} timed out after ${ms} ms`)
 
 /** The `{code, message}` a client sees: our own codes pass, anything else is opaque. */

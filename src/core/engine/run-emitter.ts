@@ -1,6 +1,6 @@
 import type { EventBus } from '../../bus/types.js'
 import { runChannel } from '../../bus/types.js'
-import type { Store } from '../../store/types.js'
+import { FencedError, type Store } from '../../store/types.js'
 import type { Logger } from '../context.js'
 import { RunEventCheck, TERMINAL_TYPES, firstError, type EventInput, type RunEvent } from '../events.js'
 
@@ -12,13 +12,16 @@ interface RunIds { run_id: string, thread_id: string, user_id: string }
 
 /**
  * The only way a run's events come to be. It gives each event its `seq`, refuses events that
- * break CONTRACT §5 rules 3–4, stores events (batched per tick) and only then publishes them.
+ * break CONTRACT §5 rules 3–4, stores events (batched per tick, fenced by the run's epoch) and
+ * only then publishes them. Once the store refuses a write (another process holds the run, or
+ * the store failed) it emits nothing more.
  */
 export class RunEmitter {
   readonly #ids: RunIds
   readonly #store: Store
   readonly #bus: EventBus
   readonly #log: Logger
+  readonly #epoch: number
   #seq: number
   #pending: RunEvent[] = []
   #afterStore: Array<() => Promise<void>> = []
@@ -32,11 +35,12 @@ export class RunEmitter {
   readonly #attempts = new Map<string, number>()
   #failure: Error | undefined
 
-  constructor (ids: RunIds, deps: { store: Store, bus: EventBus, log: Logger }, history: readonly RunEvent[] = []) {
+  constructor (ids: RunIds, deps: { store: Store, bus: EventBus, log: Logger, epoch: number }, history: readonly RunEvent[] = []) {
     this.#ids = { run_id: ids.run_id, thread_id: ids.thread_id, user_id: ids.user_id }
     this.#store = deps.store
     this.#bus = deps.bus
     this.#log = deps.log
+    this.#epoch = deps.epoch
     this.#seq = 0
     for (const e of history) { this.#check(e as EventInput); this.#apply(e as EventInput); this.#seq = e.seq }
   }
@@ -44,6 +48,9 @@ export class RunEmitter {
   get runId () { return this.#ids.run_id }
   get seq () { return this.#seq }
   get ended () { return this.#terminal }
+  get epoch () { return this.#epoch }
+  /** another process claimed the run: this one must not write to it again */
+  get fenced () { return this.#failure instanceof FencedError }
   /** open agents and tool calls, so a run ending abnormally can close them first */
   get openAgents () { return [...this.#agents].map(([agent_id, a]) => ({ agent_id, ...a })) }
   get openTools () { return [...this.#tools].map(([tool_call_id, t]) => ({ tool_call_id, ...t })) }
@@ -82,13 +89,16 @@ export class RunEmitter {
       const after = this.#afterStore
       this.#pending = []
       this.#afterStore = []
-      await this.#store.appendEvents(batch)
+      await this.#store.appendEvents(this.#ids.run_id, this.#epoch, batch)
       for (const fn of after) await fn()
+      // stored is what counts: a follower that misses a message reads the gap from the store
       await this.#bus.publish(runChannel(this.#ids.run_id), batch.map((e) => JSON.stringify(e)).join('\n'))
+        .catch((err: unknown) => this.#log.warn({ err }, 'publishing run events failed; followers read them from the store'))
     })
     this.#chain = run.catch((err: Error) => {
       this.#failure ??= err
-      this.#log.error({ err }, 'storing or publishing run events failed')
+      if (err instanceof FencedError) this.#log.warn({ err }, 'the run was taken over by another process: this one stops writing to it')
+      else this.#log.error({ err }, 'storing run events failed')
     })
     return run
   }

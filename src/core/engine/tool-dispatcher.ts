@@ -70,8 +70,10 @@ export async function callTool (
     await complete('success', { result: result ?? null })
     return result
   } catch (err) {
+    const reason = callSignal.signal.reason
+    // a lost or stopping process interrupts the call: an error of the platform, not a cancel
     const status: Status = callSignal.signal.aborted
-      ? (callSignal.signal.reason instanceof RunFailure && callSignal.signal.reason.code === 'timeout' ? 'timeout' : 'cancelled')
+      ? (reason instanceof RunFailure && reason.code === 'timeout' ? 'timeout' : reason instanceof RunFailure && reason.code === 'interrupted' ? 'error' : 'cancelled')
       : 'error'
     const failure = callSignal.signal.aborted ? callSignal.signal.reason : err
     await complete(status, { error: toErrorBody(failure, 'tool_error') })

@@ -26,12 +26,12 @@ export async function runWorkflow (deps: RunDeps, steps: readonly WorkflowStep[]
       results: Object.fromEntries((step.depends_on ?? []).filter((d) => d in results).map((d) => [d, results[d]]))
     }
     try {
-      results[step.id] = await runAgent(deps, step.agent, stepInput, child)
+      results[step.id] = await runAgent(deps, step.agent, stepInput, child, step.id)
     } catch (err) {
       let failure = err
       if (step.fallback && !controller.signal.aborted) {
         try {
-          results[step.id] = await runAgent(deps, step.fallback, stepInput, child)
+          results[step.id] = await runAgent(deps, step.fallback, stepInput, child, `${step.id}.fallback`)
           return
         } catch (fallbackErr) { failure = fallbackErr }
       }
