@@ -153,16 +153,15 @@ export function createEngine (opts: EngineOptions) {
   function pump (): Promise<void> {
     if (pumping) { pumpAgain = true; return pumping }
     pumping = (async () => {
+      const room = () => (accepting ? limits.runsGlobal - active.size : 0)
       do {
         pumpAgain = false
-        while (accepting && active.size < limits.runsGlobal) {
-          const claimed = await store.claimRuns({
-            owner, now: clock(), leaseMs: limits.leaseMs, perUser: limits.runsPerUser, limit: limits.runsGlobal - active.size
-          })
+        while (room() > 0) {
+          const claimed = await store.claimRuns({ owner, now: clock(), leaseMs: limits.leaseMs, perUser: limits.runsPerUser, limit: room() })
           for (const c of claimed) begin(c)
           if (!claimed.length) break
         }
-      } while (pumpAgain && accepting)
+      } while (pumpAgain && room() > 0)
     })().finally(() => { pumping = undefined })
     return pumping
   }
