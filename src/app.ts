@@ -48,7 +48,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
   await app.register(metrics)
   await app.register(swagger)
   await app.register(store, { config })
-  await app.register(bus)
+  await app.register(bus, { config })
   await app.register(registry, { config })
   await app.register(auth, { config })
   await app.register(userContext)
