@@ -18,6 +18,7 @@ export default fp(async (app, opts: { config: Config }) => {
     registry: app.registry,
     log: app.log,
     onRunEnd: (status) => app.metrics.runsEnded.inc({ status }),
+    rateLimit: app.messageRateLimit,
     limits
   })
   app.decorate('engine', engine)
@@ -26,4 +27,4 @@ export default fp(async (app, opts: { config: Config }) => {
   const recovered = await engine.recover()
   if (recovered) app.log.warn({ recovered }, 'ended runs interrupted by a previous stop')
   app.addHook('preClose', () => engine.close(limits.shutdownGraceMs))
-}, { name: 'engine', dependencies: ['store', 'bus', 'registry', 'metrics'] })
+}, { name: 'engine', dependencies: ['store', 'bus', 'registry', 'metrics', 'rate-limit'] })

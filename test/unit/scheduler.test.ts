@@ -1,6 +1,5 @@
 import t from 'tap'
 import { createScheduler } from '../../src/core/engine/scheduler.js'
-import { createRateLimiter } from '../../src/core/rate-limit.js'
 
 t.test('per-user limit, FIFO queue positions and round-robin admission', async (t) => {
   const s = createScheduler({ perUser: 2, queuePerUser: 3, global: 4 })
@@ -39,16 +38,4 @@ t.test('a full queue is refused with rate_limited; a dequeued run never starts',
   s.release('a')
   t.strictSame(started, ['a1'])
   t.strictSame(s.stats(), { running: 0, waiting: 0 })
-})
-
-t.test('rate limiter: burst, then refill; Retry-After in whole seconds', async (t) => {
-  let now = 0
-  const r = createRateLimiter({ perMinute: 60, burst: 2, now: () => now })
-  r.take('a')
-  r.take('a')
-  t.throws(() => r.take('a'), { code: 'rate_limited', retryAfter: 1 })
-  r.take('b')
-  now += 1000
-  r.take('a')
-  t.throws(() => r.take('a'), { code: 'rate_limited' })
 })

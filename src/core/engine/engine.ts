@@ -10,7 +10,6 @@ import { runAgent, type RunLimits } from './agent-runner.js'
 import { RunFailure, cancelled, toErrorBody } from './failures.js'
 import { RunEmitter } from './run-emitter.js'
 import { createScheduler } from './scheduler.js'
-import { createRateLimiter } from '../rate-limit.js'
 
 export interface EngineOptions {
   store: Store
@@ -19,7 +18,9 @@ export interface EngineOptions {
   log: Logger
   /** told of every run's end, e.g. for metrics */
   onRunEnd?: (status: RunFinish['status']) => void
-  limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'ratePerMin' | 'rateBurst'>
+  /** takes one message from the user's allowance or throws `rate_limited` */
+  rateLimit?: (userId: string) => Promise<void>
+  limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal'>
 }
 
 export interface SubmitRequest {
@@ -58,7 +59,6 @@ export function createEngine (opts: EngineOptions) {
   const { store, bus, registry, limits } = opts
   const active = new Map<string, ActiveRun>()
   const scheduler = createScheduler({ perUser: limits.runsPerUser, queuePerUser: limits.queuedPerUser, global: limits.runsGlobal })
-  const rateLimiter = createRateLimiter({ perMinute: limits.ratePerMin, burst: limits.rateBurst })
   let accepting = true
 
   async function submit (user: UserExecutionContext, req: SubmitRequest): Promise<Submitted> {
@@ -71,7 +71,7 @@ export function createEngine (opts: EngineOptions) {
       const e = registered.validateInput.errors?.[0]
       throw new Errors.InvalidRequest(`input${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`)
     }
-    rateLimiter.take(user.user_id)
+    await opts.rateLimit?.(user.user_id)
     scheduler.check(user.user_id)
     let previous: ActiveRun | undefined
     if (req.thread_id !== undefined) {
