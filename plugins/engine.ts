@@ -18,6 +18,7 @@ export default fp(async (app, opts: { config: Config }) => {
     registry: app.registry,
     log: app.log,
     onRunEnd: (status) => app.metrics.runsEnded.inc({ status }),
+    rateLimit: app.messageRateLimit,
     limits,
     owner: opts.config.instanceId
   })
@@ -26,4 +27,4 @@ export default fp(async (app, opts: { config: Config }) => {
   // claims queued runs and takes over runs whose process is gone, from now on
   await engine.start()
   app.addHook('preClose', () => engine.close(limits.shutdownGraceMs))
-}, { name: 'engine', dependencies: ['store', 'bus', 'registry', 'metrics'] })
+}, { name: 'engine', dependencies: ['store', 'bus', 'registry', 'metrics', 'rate-limit'] })

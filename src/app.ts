@@ -7,6 +7,7 @@ import bus from '../plugins/bus.js'
 import engine from '../plugins/engine.js'
 import errors, { errorBody } from '../plugins/errors.js'
 import metrics from '../plugins/metrics.js'
+import rateLimit from '../plugins/rate-limit.js'
 import registry from '../plugins/registry.js'
 import store from '../plugins/store.js'
 import swagger from '../plugins/swagger.js'
@@ -48,7 +49,8 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
   await app.register(metrics)
   await app.register(swagger)
   await app.register(store, { config })
-  await app.register(bus)
+  await app.register(bus, { config })
+  await app.register(rateLimit, { config })
   await app.register(registry, { config })
   await app.register(auth, { config })
   await app.register(userContext)

@@ -13,8 +13,10 @@ export const EnvSchema = Type.Object({
   PORT: Int(0, 65535, 3000),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.String({ pattern: '^(sqlite:.+|postgres(ql)?://.+)$', default: 'sqlite:./data/agentwire.db' }),
-  /** reserved: many processes on Redis are not built yet, so setting it stops the start */
+  /** many processes share events, cancels and rate limits through this Redis; unset: one process */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://.+' })),
+  /** prepended to every Redis key and channel, so several deployments (or test runs) share one Redis */
+  REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$', default: 'agentwire:' }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   AUTH_JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN [A-Z ]*PUBLIC KEY-----' })),
@@ -104,6 +106,8 @@ export interface Config {
     usageMaxBytes: number
     usageMaxRows: number
   }
+  /** undefined: one process, in-process bus and rate limits */
+  redis?: { url: string, prefix: string }
   /** undefined: no model, every agent is deterministic */
   llm?: {
     baseUrl: string
@@ -136,7 +140,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (first) {
     const name = first.path.replace(/^\//, '')
     const shown = name in raw ? JSON.stringify(raw[name]) : 'missing'
-    throw new ConfigError(`invalid ${name}=${/^(AUTH_JWT|LLM_API_KEY|LLM_BASE_URL)/.test(name) ? '<redacted>' : shown}: ${first.message}`)
+    throw new ConfigError(`invalid ${name}=${/^(AUTH_JWT|LLM_API_KEY|LLM_BASE_URL|REDIS_URL)/.test(name) ? '<redacted>' : shown}: ${first.message}`)
   }
   const e = parsed as Env
   const production = e.NODE_ENV === 'production'
@@ -145,10 +149,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (production && !e.AUTH_JWT_SECRET && !e.AUTH_JWT_PUBLIC_KEY) {
     throw new ConfigError('missing AUTH_JWT_SECRET: NODE_ENV=production needs AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY')
-  }
-  if (e.REDIS_URL) {
-    // runs, leases and cancels are per process today: pretending to share them would lose events
-    throw new ConfigError('unsupported REDIS_URL: this version runs as one process; unset REDIS_URL (many processes on Redis are not built yet)')
   }
   const origins = list(e.ALLOWED_ORIGINS)
   for (const o of origins) {
@@ -199,6 +199,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       usageMaxBytes: e.USAGE_MAX_BYTES,
       usageMaxRows: e.USAGE_MAX_ROWS
     },
+    ...(e.REDIS_URL && { redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } }),
     ...(!llmMissing.length && {
       llm: { baseUrl: e.LLM_BASE_URL!, apiKey: e.LLM_API_KEY!, model: e.LLM_MODEL!, timeoutMs: e.LLM_TIMEOUT_MS }
     })

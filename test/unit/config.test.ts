@@ -79,6 +79,16 @@ t.test('values are read and converted', async (t) => {
   t.equal(c.dataDir, path.resolve('./data'), 'a Postgres url keeps the default data directory')
 })
 
+t.test('REDIS_URL turns Redis on, with every key and channel under REDIS_PREFIX', async (t) => {
+  t.equal(loadConfig({}).redis, undefined, 'unset: one process')
+  t.strictSame(loadConfig({ REDIS_URL: 'redis://cache:6379' }).redis, { url: 'redis://cache:6379', prefix: 'agentwire:' })
+  t.strictSame(loadConfig({ REDIS_URL: 'rediss://:pw@cache:6380/2', REDIS_PREFIX: 'blue:' }).redis, { url: 'rediss://:pw@cache:6380/2', prefix: 'blue:' })
+  t.equal(loadConfig({ REDIS_PREFIX: 'blue:' }).redis, undefined, 'a prefix alone turns nothing on')
+  const err = refusal(t, { REDIS_URL: 'http://:secret-password@cache:6379' })
+  t.match(err.message, /^invalid REDIS_URL=<redacted>: /)
+  t.notMatch(err.message, 'secret-password', 'a password in the url is never shown')
+})
+
 t.test('integers may carry surrounding blanks', async (t) => {
   t.equal(loadConfig({ PORT: ' 8080 ' }).port, 8080)
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0: any free port')
@@ -118,7 +128,7 @@ t.test('each bad value stops the start with one line naming the variable', async
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:' }],
     ['REDIS_URL', { REDIS_URL: 'http://cache:6379' }],
-    ['REDIS_URL', { REDIS_URL: 'redis://cache:6379' }],
+    ['REDIS_PREFIX', { REDIS_PREFIX: 'has space' }],
     ['AUTH_JWT_SECRET', { AUTH_JWT_SECRET: 'too-short' }],
     ['AUTH_JWT_PUBLIC_KEY', { AUTH_JWT_PUBLIC_KEY: 'not a pem' }],
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'notanorigin' }],

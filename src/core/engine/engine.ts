@@ -9,7 +9,6 @@ import { ACTIVE_STATUSES, FencedError, type ClaimedRun, type Run, type RunFinish
 import { UserExecutionContext, type Logger, type RunScope } from '../context.js'
 import { now, type ErrorBody, type EventInput, type RunEvent } from '../events.js'
 import type { AgentRegistry } from '../registry.js'
-import { createRateLimiter } from '../rate-limit.js'
 import { runAgent, type RunLimits } from './agent-runner.js'
 import { RunFailure, cancelled, interruption, isInterruption, toErrorBody } from './failures.js'
 import { resumePlan } from './resume.js'
@@ -26,14 +25,14 @@ export interface EngineOptions {
   log: Logger
   /** told of every run's end, e.g. for metrics */
   onRunEnd?: (status: RunFinish['status']) => void
-  limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'ratePerMin' | 'rateBurst' | 'leaseMs'>
+  limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'leaseMs'>
   /** this process's name as a lease holder */
   owner?: string
   /** the clock leases are counted in, epoch ms; tests pin it */
   clock?: () => number
   /** false: no lease or sweep timers, the test steps `renew()` and `sweep()` itself */
   timers?: boolean
-  /** throws `rate_limited` when the user may not send another message now */
+  /** takes one message from the user's allowance or throws `rate_limited` (absent: no limit) */
   rateLimit?: (userId: string) => Promise<void>
 }
 
@@ -80,7 +79,6 @@ export function createEngine (opts: EngineOptions) {
   const { store, bus, registry, limits, log } = opts
   const owner = opts.owner ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   const clock = opts.clock ?? Date.now
-  const rateLimit = opts.rateLimit ?? rateLimiterOf(limits)
   const active = new Map<string, ActiveRun>()
   const offs: Array<() => Promise<void>> = []
   const timers: NodeJS.Timeout[] = []
@@ -116,7 +114,7 @@ export function createEngine (opts: EngineOptions) {
       const e = registered.validateInput.errors?.[0]
       throw new Errors.InvalidRequest(`input${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`)
     }
-    await rateLimit(user.user_id)
+    await opts.rateLimit?.(user.user_id)
     const multitask = req.multitask ?? 'reject'
     if (req.thread_id !== undefined && multitask === 'interrupt') {
       if (!await store.getThread(user.user_id, req.thread_id)) throw new Errors.NotFound('thread')
@@ -400,11 +398,6 @@ export function createEngine (opts: EngineOptions) {
     /** runs running in this process, and runs queued in the store for any process */
     stats: async () => ({ running: active.size, waiting: await store.countQueued() })
   }
-}
-
-function rateLimiterOf (limits: EngineOptions['limits']) {
-  const limiter = createRateLimiter({ perMinute: limits.ratePerMin, burst: limits.rateBurst })
-  return async (userId: string) => limiter.take(userId)
 }
 
 export type Engine = ReturnType<typeof createEngine>

@@ -1,0 +1,52 @@
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import type { Config } from '../src/config.js'
+import { Errors } from '../src/errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** takes one message from the user's allowance or throws `rate_limited` with `retryAfter` seconds */
+    messageRateLimit: (userId: string) => Promise<void>
+  }
+}
+
+/** What the limiter is handed instead of a request: messages are counted per user, not per address. */
+interface Caller { user_id: string, routeOptions: { config: Record<string, never> } }
+
+/**
+ * Messages per user (POST /messages and `message` frames), counted in Redis when REDIS_URL is set,
+ * so the limit holds across every process, else in this process. @fastify/rate-limit counts fixed
+ * windows: `RATE_LIMIT_BURST` messages per window of `BURST / PER_MIN` minutes keeps both the burst
+ * and the long-run rate; a refused message waits for the window's end (`Retry-After`).
+ */
+export default fp(async (app, opts: { config: Config }) => {
+  const { limits, redis: redisConfig } = opts.config
+  let redis: Redis | undefined
+  if (redisConfig) {
+    const client = new Redis(redisConfig.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 5000, connectionName: 'agentwire-rate-limit' })
+    // Redis being down is told by readiness and the bus; the limiter lets messages through meanwhile
+    client.on('error', (err) => app.log.debug({ err }, 'rate limit redis error'))
+    app.addHook('onClose', () => client.quit().then(() => {}, () => client.disconnect()))
+    redis = client
+  }
+  await app.register(fastifyRateLimit, {
+    global: false,
+    max: limits.rateBurst,
+    timeWindow: Math.max(1000, Math.round(limits.rateBurst * 60_000 / limits.ratePerMin)),
+    keyGenerator: (request) => (request as unknown as Caller).user_id,
+    cache: 10_000,
+    redis,
+    nameSpace: `${redisConfig?.prefix ?? ''}rate-limit:`,
+    skipOnError: true
+  })
+  const check = app.createRateLimit()
+  app.decorate('messageRateLimit', async (userId: string) => {
+    const caller: Caller = { user_id: userId, routeOptions: { config: {} } }
+    const limit = await check(caller as unknown as FastifyRequest)
+    if (limit.isAllowed || !limit.isExceeded) return
+    const retryAfter = Math.max(1, limit.ttlInSeconds)
+    throw Object.assign(new Errors.RateLimited(`too many messages; retry in ${retryAfter} s`), { retryAfter })
+  })
+}, { name: 'rate-limit' })
