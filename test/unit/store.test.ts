@@ -1,9 +1,9 @@
 import Sqlite from 'better-sqlite3'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { RunEvent } from '../../src/core/events.js'
 import { createStore } from '../../src/store/kysely-store.js'
-import type { Run, Store } from '../../src/store/types.js'
+import { FencedError, type ClaimOptions, type ClaimedRun, type Run, type Store } from '../../src/store/types.js'
 import { databaseUrls, dropSchema, freshDatabaseUrl, requirePostgres } from '../helpers/db.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -28,8 +28,25 @@ async function open (t: { teardown: (fn: () => unknown) => void }, base: string,
   return store
 }
 
-const newRun = (userId: string, content: string, threadId?: string) =>
-  ({ user_id: userId, content, agent: 'supervisor', status: 'queued' as const, ...(threadId && { thread_id: threadId }) })
+const newRun = (userId: string, content: string, threadId?: string) => ({
+  user_id: userId,
+  content,
+  agent: 'supervisor',
+  multitask: 'enqueue' as const,
+  limits: { perUser: 100, queuedPerUser: 100 },
+  ...(threadId && { thread_id: threadId })
+})
+
+/** Claims as one process would: every run whose turn has come, unless `limit` says fewer. */
+const claim = (store: Store, o: Partial<ClaimOptions> = {}): Promise<ClaimedRun[]> =>
+  store.claimRuns({ owner: 'p1', now: 1_000_000, leaseMs: 60_000, perUser: 100, limit: 100, ...o })
+
+/** Claims exactly this one run (the oldest claimable one) and answers its epoch. */
+async function claimOne (t: Test, store: Store, run: Run): Promise<number> {
+  const claimed = await claim(store, { limit: 1 })
+  t.strictSame(claimed.map((c) => c.run.run_id), [run.run_id], 'claimed the expected run')
+  return claimed[0]?.epoch ?? -1
+}
 
 const envelope = (run: Run, seq: number) => ({ seq, run_id: run.run_id, thread_id: run.thread_id, user_id: run.user_id })
 const agent = { agent_id: 'agent-1', agent_name: 'data', timestamp: 1725659742.123 }
@@ -98,14 +115,19 @@ for (const base of databaseUrls()) {
       t.strictSame(await store.getThread('alice', threadId), first.thread)
       t.strictSame(await store.getRun('alice', runId), first.run)
 
+      t.equal(first.position, 1, 'first among the queued runs')
+
       c.tick()
-      const second = await store.createRun({ ...newRun('alice', 'again', threadId), status: 'running' })
+      await claimOne(t, store, first.run)
+      const second = await store.createRun(newRun('alice', 'again', threadId))
       t.strictSame(second.thread, { ...first.thread, updated_at: c.iso(), active_run_id: first.run.run_id }, 'the run already active stays the active one')
       t.equal(second.run.thread_id, threadId)
-      t.equal(second.run.status, 'running')
+      t.equal(second.run.status, 'queued')
       t.equal(second.run.input, null)
+      t.equal(second.position, 1, 'the running run is not counted')
       // same timestamp: the order is still the order of writing
       const third = await store.createRun(newRun('alice', 'third', threadId))
+      t.equal(third.position, 2)
       const messages = await store.listMessages('alice', threadId)
       t.strictSame(messages, [first.message, second.message, third.message])
       t.strictSame(messages?.map((m) => m.content), [content, 'again', 'third'])
@@ -114,7 +136,7 @@ for (const base of databaseUrls()) {
     t.test("another user's thread and run look exactly like missing ones", async (t) => {
       const store = await open(t, base)
       const { thread, run, message } = await store.createRun(newRun('alice', 'mine'))
-      await store.appendEvents(runEvents(run).slice(0, 1))
+      await store.appendEvents(run.run_id, await claimOne(t, store, run), runEvents(run).slice(0, 1))
       await t.rejects(store.createRun(newRun('bob', 'hijack', thread.thread_id)), { code: 'not_found', statusCode: 404 })
       await t.rejects(store.createRun(newRun('alice', 'nowhere', 'no-such-thread')), { code: 'not_found', statusCode: 404 })
       t.equal(await store.getThread('bob', thread.thread_id), undefined)
@@ -171,14 +193,17 @@ for (const base of databaseUrls()) {
       t.strictSame(seen, [...ids].sort().reverse())
     })
 
-    t.test('appendEvents stores events in order and rejects a duplicate seq', async (t) => {
+    t.test('appendEvents stores events in order, fenced by epoch and seq', async (t) => {
       const store = await open(t, base)
       const { run } = await store.createRun(newRun('alice', 'go'))
       const other = (await store.createRun(newRun('bob', 'go'))).run
+      const [epoch, otherEpoch] = (await claim(store)).map((c) => c.epoch)
+      t.strictSame([epoch, otherEpoch], [1, 1])
       const events = runEvents(run)
-      await store.appendEvents([])
-      await store.appendEvents(events.slice(0, 2))
-      await store.appendEvents([...events.slice(2), ...runEvents(other).slice(0, 2)])
+      await store.appendEvents(run.run_id, epoch, [])
+      await store.appendEvents(run.run_id, epoch, events.slice(0, 2))
+      await store.appendEvents(other.run_id, otherEpoch, runEvents(other).slice(0, 2))
+      await store.appendEvents(run.run_id, epoch, events.slice(2))
       t.strictSame(await store.listEvents('alice', run.run_id, 0), events)
       t.strictSame(await store.listEvents('alice', run.run_id, 2), events.slice(2))
       t.strictSame(await store.listEvents('alice', run.run_id, 5), [])
@@ -186,25 +211,33 @@ for (const base of databaseUrls()) {
       t.equal((await store.getRun('bob', other.run_id))?.last_seq, 2)
 
       const next = toolCompleted(run, 6, 'success')
-      await t.rejects(store.appendEvents([next, events[4]]))
-      t.strictSame(await store.listEvents('alice', run.run_id, 0), events, 'the failed batch left nothing behind')
+      await t.rejects(store.appendEvents(run.run_id, epoch, [next, events[4]!]), 'a duplicate seq')
+      await t.rejects(store.appendEvents(run.run_id, epoch, [events[4]!]), FencedError, 'a seq already stored')
+      await t.rejects(store.appendEvents(run.run_id, epoch, [toolCompleted(run, 7, 'success')]), FencedError, 'a gap')
+      await t.rejects(store.appendEvents(run.run_id, epoch + 1, [next]), FencedError, 'an epoch not claimed yet')
+      await t.rejects(store.appendEvents(run.run_id, epoch - 1, [next]), FencedError, 'an old epoch')
+      await t.rejects(store.appendEvents('no-such-run', 0, [next]), FencedError)
+      t.strictSame(await store.listEvents('alice', run.run_id, 0), events, 'the refused batches left nothing behind')
       t.equal((await store.getRun('alice', run.run_id))?.last_seq, 5)
+      await store.appendEvents(run.run_id, epoch, [next])
+      t.strictSame(await store.listEvents('alice', run.run_id, 5), [next])
     })
 
-    t.test('markRunning and finishRun', async (t) => {
+    t.test('a claim starts a run; finishRun ends it', async (t) => {
       const c = clock()
       const store = await open(t, base, c.now)
       const { thread, run, message } = await store.createRun(newRun('alice', 'question'))
       c.tick()
-      await store.markRunning(run.run_id)
+      const [claimed] = await claim(store)
       const startedAt = c.iso()
+      t.strictSame(claimed, { run: { ...run, status: 'running', started_at: startedAt }, content: 'question', epoch: 1, cancel_requested: false })
       t.strictSame(await store.getRun('alice', run.run_id), { ...run, status: 'running', started_at: startedAt })
       c.tick(250)
-      await store.finishRun(run.run_id, { status: 'completed', result: { answer: 42 }, answer: 'forty-two' })
+      await t.rejects(store.finishRun(run.run_id, 0, { status: 'completed' }), FencedError, 'the epoch before the claim')
+      await store.finishRun(run.run_id, 1, { status: 'completed', result: { answer: 42 }, answer: 'forty-two' })
       const finishedAt = c.iso()
-      t.strictSame(await store.getRun('alice', run.run_id), {
-        ...run, status: 'completed', started_at: startedAt, finished_at: finishedAt, result: { answer: 42 }
-      })
+      const finished = { ...run, status: 'completed' as const, started_at: startedAt, finished_at: finishedAt, result: { answer: 42 } }
+      t.strictSame(await store.getRun('alice', run.run_id), finished)
       t.strictSame(await store.getThread('alice', thread.thread_id), { ...thread, updated_at: finishedAt, active_run_id: null })
       const messages = await store.listMessages('alice', thread.thread_id)
       t.strictSame(messages, [message, {
@@ -215,47 +248,67 @@ for (const base of databaseUrls()) {
         run_id: run.run_id,
         created_at: finishedAt
       }])
+      c.tick()
+      await t.rejects(store.finishRun(run.run_id, 1, { status: 'failed' }), FencedError, 'a finished run stays finished')
+      t.strictSame(await store.getRun('alice', run.run_id), finished)
 
       const first = await store.createRun(newRun('alice', 'one', thread.thread_id))
       const second = await store.createRun(newRun('alice', 'two', thread.thread_id))
+      const [claimedFirst, ...more] = await claim(store)
+      t.equal(claimedFirst?.run.run_id, first.run.run_id)
+      t.strictSame(more, [], 'the second waits for the first')
       c.tick()
       const error = { code: 'boom', message: 'it broke' }
-      await store.finishRun(first.run.run_id, { status: 'failed', error })
+      await store.finishRun(first.run.run_id, claimedFirst!.epoch, { status: 'failed', error })
       t.strictSame(await store.getRun('alice', first.run.run_id), {
-        ...first.run, status: 'failed', finished_at: c.iso(), error
+        ...first.run, status: 'failed', started_at: claimedFirst!.run.started_at, finished_at: c.iso(), error
       })
-      t.equal((await store.getThread('alice', thread.thread_id))?.active_run_id, second.run.run_id,
-        'finishing a run that is not the active one leaves the active one')
+      t.equal((await store.getThread('alice', thread.thread_id))?.active_run_id, second.run.run_id, 'the waiting run is next')
       t.equal((await store.listMessages('alice', thread.thread_id))?.length, 4, 'no answer, no message')
-      await t.rejects(store.finishRun('no-such-run', { status: 'cancelled' }), { code: 'not_found' })
+      await t.rejects(store.finishRun('no-such-run', 0, { status: 'cancelled' }), FencedError)
     })
 
     t.test("a thread's active run is its oldest unfinished run, whichever run finishes first", async (t) => {
       const store = await open(t, base)
-      const first = await store.createRun({ ...newRun('alice', 'one'), status: 'running' })
+      const first = await store.createRun(newRun('alice', 'one'))
+      const epoch = await claimOne(t, store, first.run)
       const threadId = first.thread.thread_id
       const second = await store.createRun(newRun('alice', 'two', threadId))
       const third = await store.createRun(newRun('alice', 'three', threadId))
       t.equal((await store.getThread('alice', threadId))!.active_run_id, first.run.run_id)
-      await store.finishRun(third.run.run_id, { status: 'cancelled', error: { code: 'cancelled', message: 'no' } })
+      await store.requestCancel('alice', third.run.run_id)
+      const [cancelling] = await claim(store, { runId: third.run.run_id })
+      await store.finishRun(third.run.run_id, cancelling!.epoch, { status: 'cancelled', error: { code: 'cancelled', message: 'no' } })
       t.equal((await store.getThread('alice', threadId))!.active_run_id, first.run.run_id, 'cancelling the newest leaves the running one active')
-      await store.finishRun(first.run.run_id, { status: 'completed', result: { ok: 1 }, answer: 'ok' })
+      await store.finishRun(first.run.run_id, epoch, { status: 'completed', result: { ok: 1 }, answer: 'ok' })
       t.equal((await store.getThread('alice', threadId))!.active_run_id, second.run.run_id, 'the waiting run is next')
-      await store.finishRun(second.run.run_id, { status: 'completed', result: { ok: 2 }, answer: 'ok' })
+      const secondEpoch = await claimOne(t, store, second.run)
+      await store.finishRun(second.run.run_id, secondEpoch, { status: 'completed', result: { ok: 2 }, answer: 'ok' })
       t.equal((await store.getThread('alice', threadId))!.active_run_id, null)
     })
 
-    t.test('listUnfinishedRuns finds queued and running runs of every user', async (t) => {
+    t.test("listActiveRuns lists a thread's unfinished runs oldest first; countQueued counts every user's queued runs", async (t) => {
       const c = clock()
       const store = await open(t, base, c.now)
-      const queued = await store.createRun(newRun('alice', 'a'))
+      const running = await store.createRun(newRun('alice', 'a'))
+      const threadId = running.thread.thread_id
+      await claimOne(t, store, running.run)
+      const waiting = [running]
+      // same instant: the order is the order of the messages
+      for (const content of ['b', 'c', 'd']) waiting.push(await store.createRun(newRun('alice', content, threadId)))
       c.tick()
-      const running = await store.createRun(newRun('bob', 'b'))
-      await store.markRunning(running.run.run_id)
-      c.tick()
+      await store.createRun(newRun('bob', 'b'))
       const done = await store.createRun(newRun('carol', 'c'))
-      await store.finishRun(done.run.run_id, { status: 'cancelled' })
-      t.strictSame(await store.listUnfinishedRuns(), [queued.run, await store.getRun('bob', running.run.run_id)])
+      await store.requestCancel('carol', done.run.run_id)
+      const [cancelling] = await claim(store, { runId: done.run.run_id })
+      await store.finishRun(done.run.run_id, cancelling!.epoch, { status: 'cancelled' })
+      t.strictSame((await store.listActiveRuns(threadId)).map((r) => r.run_id), waiting.map((w) => w.run.run_id))
+      t.strictSame(await store.listActiveRuns(threadId), [
+        await store.getRun('alice', running.run.run_id), ...waiting.slice(1).map((w) => w.run)
+      ])
+      t.strictSame(await store.listActiveRuns(done.thread.thread_id), [])
+      t.strictSame(await store.listActiveRuns('no-such-thread'), [])
+      t.equal(await store.countQueued(), 4, "alice's three waiting runs and bob's")
     })
 
     t.test('stats counts exactly this user', async (t) => {
@@ -269,27 +322,30 @@ for (const base of databaseUrls()) {
       })
       const runs: Run[] = []
       for (let i = 0; i < 5; i++) runs.push((await store.createRun(newRun('alice', `run ${i}`))).run)
-      const bobs = (await store.createRun(newRun('bob', 'b'))).run
-      const [completed, failed, , cancelled, running] = runs as [Run, Run, Run, Run, Run]
+      const [completed, failed, running, , cancelled] = runs as [Run, Run, Run, Run, Run]
 
-      await store.markRunning(completed.run_id)
-      c.tick(250)
-      await store.finishRun(completed.run_id, { status: 'completed', result: 1 })
-      await store.markRunning(failed.run_id)
-      c.tick(751)
-      await store.finishRun(failed.run_id, { status: 'failed', error: { code: 'x', message: 'y' } })
-      await store.finishRun(cancelled.run_id, { status: 'cancelled' })
-      await store.markRunning(running.run_id)
-      await store.markRunning(bobs.run_id)
-      c.tick(10_000)
-      await store.finishRun(bobs.run_id, { status: 'completed' })
-
-      await store.appendEvents([
+      // one at a time, oldest first: each run starts at the clock's time then
+      const completedEpoch = await claimOne(t, store, completed)
+      await store.appendEvents(completed.run_id, completedEpoch, [
         ...runEvents(completed).slice(0, 3),
         toolCompleted(completed, 4, 'error'),
-        toolCompleted(completed, 5, 'timeout'),
-        toolCompleted(bobs, 1, 'error')
+        toolCompleted(completed, 5, 'timeout')
       ])
+      c.tick(250)
+      await store.finishRun(completed.run_id, completedEpoch, { status: 'completed', result: 1 })
+      const failedEpoch = await claimOne(t, store, failed)
+      c.tick(751)
+      await store.finishRun(failed.run_id, failedEpoch, { status: 'failed', error: { code: 'x', message: 'y' } })
+      await store.requestCancel('alice', cancelled.run_id)
+      const [cancelling] = await claim(store, { runId: cancelled.run_id })
+      await store.finishRun(cancelled.run_id, cancelling!.epoch, { status: 'cancelled' })
+      await claimOne(t, store, running)
+      const bobs = (await store.createRun(newRun('bob', 'b'))).run
+      const bobsEpoch = await claimOne(t, store, bobs)
+      await store.appendEvents(bobs.run_id, bobsEpoch, [toolCompleted(bobs, 1, 'error')])
+      c.tick(10_000)
+      await store.finishRun(bobs.run_id, bobsEpoch, { status: 'completed' })
+
       t.strictSame(await store.stats('alice'), {
         runs: { queued: 1, running: 1, completed: 1, failed: 1, cancelled: 1 },
         tool_calls: 3,
@@ -344,8 +400,9 @@ t.test('a SQLite file keeps everything across a restart', async (t) => {
   const first = await createStore(`sqlite:${file}`, { now: c.now })
   const created = await first.createRun(newRun('alice', 'persist me'))
   const events = runEvents(created.run)
-  await first.appendEvents(events)
-  await first.finishRun(created.run.run_id, { status: 'completed', result: 'ok', answer: 'ok' })
+  const epoch = await claimOne(t, first, created.run)
+  await first.appendEvents(created.run.run_id, epoch, events)
+  await first.finishRun(created.run.run_id, epoch, { status: 'completed', result: 'ok', answer: 'ok' })
   await first.createTicket({ ticket: 'tk', user_id: 'alice', expires_at: 2000, token_exp: 3000 })
   const thread = await first.getThread('alice', created.thread.thread_id)
   const run = await first.getRun('alice', created.run.run_id)
