@@ -589,7 +589,7 @@ for (const url of databaseUrls()) {
 
       const ready = await app.inject({ method: 'GET', url: '/health/ready' })
       t.equal(ready.statusCode, 200)
-      t.strictSame(ready.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok' } })
+      t.strictSame(ready.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok', engine: 'ok' } })
     })
 
     t.test('another user\'s thread and run look exactly like missing ones', async (t) => {

@@ -75,19 +75,19 @@ t.test('readiness: 503 with checks.bus failing while Redis is down, 200 once it 
 
   let res = await ready()
   t.equal(res.statusCode, 200)
-  t.strictSame(res.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok' } })
+  t.strictSame(res.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok', engine: 'ok' } })
 
   const down = nextStatus(app.bus, false)
   await server.stop()
   await down
   res = await ready()
   t.equal(res.statusCode, 503)
-  t.strictSame(res.json(), { status: 'unavailable', checks: { store: 'ok', bus: 'failing' } })
+  t.strictSame(res.json(), { status: 'unavailable', checks: { store: 'ok', bus: 'failing', engine: 'ok' } })
 
   const back = nextStatus(app.bus, true)
   await server.start()
   await back
   res = await ready()
   t.equal(res.statusCode, 200)
-  t.strictSame(res.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok' } })
+  t.strictSame(res.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok', engine: 'ok' } })
 })
