@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses } from '../plugins/swagger.js'
 import { VERSION as version } from '../src/version.js'
 
 const started = Date.now()
@@ -8,7 +9,16 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { public: true },
     schema: {
       tags: ['health'],
-      response: { 200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), uptime_s: Type.Number() }) }
+      operationId: 'getHealth',
+      summary: 'Liveness',
+      description: 'Answers while the process is up; needs no token.',
+      response: {
+        200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), uptime_s: Type.Number() }, {
+          description: 'The process is up.',
+          examples: [{ status: 'ok', version: '0.1.0', uptime_s: 812.4 }]
+        }),
+        ...errorResponses([])
+      }
     }
   }, async () => ({ status: 'ok' as const, version, uptime_s: Math.round((Date.now() - started) / 100) / 10 }))
 
@@ -17,9 +27,21 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { public: true },
     schema: {
       tags: ['health'],
+      operationId: 'getReadiness',
+      summary: 'Readiness',
+      description: 'Whether this process takes work: the store and the bus answer and it is not draining. ' +
+        'A load balancer sends traffic only while this is 200. Needs no token.',
       response: {
-        '2xx': Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Type.Optional(Check) }) }),
-        503: Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Type.Optional(Check) }) })
+        '2xx': Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Type.Optional(Check) }) }, {
+          description: 'Ready.',
+          examples: [{ status: 'ready', checks: { store: 'ok', bus: 'ok' } }]
+        }),
+        503: Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Type.Optional(Check) }) }, {
+          description: 'Not ready: `status` is `unavailable` (a failing check) or `shutting_down` (draining after SIGTERM). ' +
+            'This body, not the error body, is what a 503 of this route carries.',
+          examples: [{ status: 'unavailable', checks: { store: 'ok', bus: 'failing' } }, { status: 'shutting_down', checks: { store: 'ok', bus: 'ok', engine: 'failing' } }]
+        }),
+        500: errorResponses([])[500]
       }
     }
   }, async (request, reply) => {
