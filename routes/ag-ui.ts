@@ -68,14 +68,14 @@ const agUiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       'content-location': `/ag-ui/runs/${runId}/events`
     })
     raw.write(': stream\n\n')
-    let handle: { stop (): void } | undefined
-    let closed = false
-    raw.on('close', () => { closed = true; handle?.stop() })
+    // the client may go before the feed has answered: stop following then
+    const following: { handle?: { stop (): void }, closed: boolean } = { closed: false }
+    raw.on('close', () => { following.closed = true; following.handle?.stop() })
     const write = (text: string) => { if (text && !raw.destroyed && !raw.writableEnded) raw.write(text) }
     // mapped from the first event: the mapper's state is rebuilt, then only what follows `after` is written
-    handle = await app.feed.follow({ user_id: user.user_id, send: (_json, event) => write(out.write(event)), end: () => raw.end() }, runId, 0)
-    if (!handle) { raw.end(); return }
-    if (closed) handle.stop()
+    following.handle = await app.feed.follow({ user_id: user.user_id, send: (_json, event) => write(out.write(event)), end: () => raw.end() }, runId, 0)
+    if (!following.handle) { raw.end(); return }
+    if (following.closed) following.handle.stop()
   }
 
   app.post('/ag-ui/:agent', {
