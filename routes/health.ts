@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses } from '../plugins/swagger.js'
 import { VERSION as version } from '../src/version.js'
 
 const started = Date.now()
@@ -8,7 +9,16 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { public: true },
     schema: {
       tags: ['health'],
-      response: { 200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), uptime_s: Type.Number() }) }
+      operationId: 'getHealth',
+      summary: 'Liveness',
+      description: 'Answers while the process is up; needs no token.',
+      response: {
+        200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), uptime_s: Type.Number() }, {
+          description: 'The process is up.',
+          examples: [{ status: 'ok', version: '0.1.0', uptime_s: 812.4 }]
+        }),
+        ...errorResponses([])
+      }
     }
   }, async () => ({ status: 'ok' as const, version, uptime_s: Math.round((Date.now() - started) / 100) / 10 }))
 
@@ -18,9 +28,21 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { public: true },
     schema: {
       tags: ['health'],
+      operationId: 'getReadiness',
+      summary: 'Readiness',
+      description: 'Whether this process takes work: the store and the bus answer and it is not draining. ' +
+        'A load balancer sends traffic only while this is 200. Needs no token.',
       response: {
-        '2xx': Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Engine }) }),
-        503: Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Engine }) })
+        '2xx': Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Engine }) }, {
+          description: 'Ready.',
+          examples: [{ status: 'ready', checks: { store: 'ok', bus: 'ok', engine: 'ok' } }]
+        }),
+        503: Type.Object({ status: Type.String(), checks: Type.Object({ store: Check, bus: Check, engine: Engine }) }, {
+          description: 'Not ready: `status` is `unavailable`, with the failing check (`engine` is `shutting_down` while draining after SIGTERM). ' +
+            'This body, not the error body, is what a 503 of this route carries.',
+          examples: [{ status: 'unavailable', checks: { store: 'ok', bus: 'failing', engine: 'ok' } }, { status: 'unavailable', checks: { store: 'ok', bus: 'ok', engine: 'shutting_down' } }]
+        }),
+        500: errorResponses([])[500]
       }
     }
   }, async (request, reply) => {

@@ -1,10 +1,30 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses } from '../plugins/swagger.js'
 import { userOf } from '../plugins/user-context.js'
 import { Errors } from '../src/errors.js'
 import type { RunEvent } from '../src/core/events.js'
 
 const Params = Type.Object({ run_id: Type.String({ minLength: 1, maxLength: 128 }) })
 const Status = Type.Union(['queued', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)))
+const RUN_ID = '0193a6f0-8d2b-7f02-8c6d-3e1a4b5c6d78'
+const THREAD_ID = '0193a6f0-7c1e-7b3a-9a51-2f4c6d8e0b12'
+const eventExample = {
+  type: 'tool_completed',
+  seq: 7,
+  run_id: RUN_ID,
+  thread_id: THREAD_ID,
+  user_id: 'alice',
+  data: {
+    agent_id: '0193a6f0-8d40-7a11-b2c3-d4e5f6a7b8c9',
+    agent_name: 'data',
+    tool_name: 'usage_summary',
+    tool_call_id: '0193a6f0-8d52-7e21-a3b4-c5d6e7f8a9b0',
+    status: 'success',
+    result: { total_cost_usd: 45210.37 },
+    duration_ms: 12.4,
+    timestamp: 1764494000.012
+  }
+}
 
 const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const common = { tags: ['runs'], security: [{ bearer: [] }] }
@@ -12,6 +32,9 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/runs/:run_id', {
     schema: {
       ...common,
+      operationId: 'getRun',
+      summary: 'A run',
+      description: 'Its status, and once it has ended its `result` (completed) or `error` (failed).',
       params: Params,
       response: {
         200: Type.Object({
@@ -24,7 +47,20 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
           finished_at: Type.Optional(Type.String()),
           result: Type.Optional(Type.Unknown()),
           error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }))
-        })
+        }, {
+          description: 'The run.',
+          examples: [{
+            run_id: RUN_ID,
+            thread_id: THREAD_ID,
+            agent: 'supervisor',
+            status: 'completed',
+            created_at: '2025-11-30T09:12:44.121Z',
+            started_at: '2025-11-30T09:12:44.130Z',
+            finished_at: '2025-11-30T09:13:02.870Z',
+            result: { answer: '## Spend, Oct 2025\n…' }
+          }]
+        }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found'])
       }
     }
   }, async (request) => {
@@ -47,11 +83,31 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/runs/:run_id/events', {
     schema: {
       ...common,
-      description: 'The run\'s events after `after_seq`; with `Accept: text/event-stream`, the same as SSE, live until the terminal event.',
+      operationId: 'listRunEvents',
+      summary: 'A run\'s events, as JSON or live as SSE',
+      description: 'The run\'s events with `seq > after_seq`, in seq order. With `Accept: text/event-stream` the same as ' +
+        'Server-Sent Events, replay then live until the run\'s terminal event (`run_completed`, `run_failed` or `run_cancelled`), ' +
+        'each as `id: <seq>`, `event: <type>`, `data: <event JSON>`. A reconnecting client sends `Last-Event-ID` (it wins over ' +
+        '`after_seq`) and gets every later event exactly once: no gap, no duplicate.',
       params: Params,
-      querystring: Type.Object({ after_seq: Type.Integer({ minimum: 0, default: 0 }) }),
-      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })) }),
-      response: { 200: Type.Object({ events: Type.Array(Type.Unknown()) }) }
+      querystring: Type.Object({ after_seq: Type.Integer({ minimum: 0, default: 0, description: 'the last seq the client has; 0 for all' }) }),
+      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'SSE resume: the last seq received' })) }),
+      response: {
+        200: {
+          description: 'The events: a JSON page, or an SSE stream when asked for with `Accept: text/event-stream`.',
+          content: {
+            'application/json': {
+              schema: Type.Object({ events: Type.Array(Type.Unknown({ description: 'a run event (docs/contract.md §5)' })) }),
+              example: { events: [eventExample] }
+            },
+            'text/event-stream': {
+              schema: Type.String({ description: 'One block per event; the stream ends after the terminal event.' }),
+              example: `: stream\n\nid: 7\nevent: tool_completed\ndata: ${JSON.stringify(eventExample)}\n\n`
+            }
+          }
+        },
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found'])
+      }
     }
   }, async (request, reply) => {
     const user = userOf(request)
@@ -79,8 +135,18 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/runs/:run_id/cancel', {
     schema: {
       ...common,
+      operationId: 'cancelRun',
+      summary: 'Cancel a run',
+      description: 'Stops the run\'s agents and tools (they receive an AbortSignal); the run ends with `run_cancelled`. ' +
+        'Idempotent: a finished run answers with its final status. Dropping a stream never cancels a run; only this does.',
       params: Params,
-      response: { 202: Type.Object({ run_id: Type.String(), status: Status }) }
+      response: {
+        202: Type.Object({ run_id: Type.String(), status: Status }, {
+          description: 'Cancel accepted; `status` is the run\'s status now.',
+          examples: [{ run_id: RUN_ID, status: 'cancelled' }]
+        }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found', 'payload_too_large'])
+      }
     }
   }, async (request, reply) => {
     const result = await app.engine.cancel(userOf(request), request.params.run_id)

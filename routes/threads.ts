@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses } from '../plugins/swagger.js'
 import { userOf } from '../plugins/user-context.js'
 import { Errors } from '../src/errors.js'
 import type { Thread } from '../src/store/types.js'
@@ -10,6 +11,13 @@ const ThreadSchema = Type.Object({
   updated_at: Type.String(),
   active_run_id: Type.Union([Type.String(), Type.Null()])
 })
+const threadExample = {
+  thread_id: '0193a6f0-7c1e-7b3a-9a51-2f4c6d8e0b12',
+  title: 'Where did our LLM spend go last month?',
+  created_at: '2025-11-30T09:12:44.120Z',
+  updated_at: '2025-11-30T09:13:02.871Z',
+  active_run_id: null
+}
 const Params = Type.Object({ thread_id: Type.String({ minLength: 1, maxLength: 128 }) })
 const shape = ({ thread_id, title, created_at, updated_at, active_run_id }: Thread) => ({ thread_id, title, created_at, updated_at, active_run_id })
 
@@ -19,11 +27,20 @@ const threadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/threads', {
     schema: {
       ...common,
+      operationId: 'listThreads',
+      summary: 'This user\'s threads',
+      description: 'Newest first, a page at a time: pass `next_cursor` as `cursor` for the next page (null on the last).',
       querystring: Type.Object({
         limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
         cursor: Type.Optional(Type.String({ maxLength: 512 }))
       }),
-      response: { 200: Type.Object({ threads: Type.Array(ThreadSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }) }
+      response: {
+        200: Type.Object({ threads: Type.Array(ThreadSchema), next_cursor: Type.Union([Type.String(), Type.Null()]) }, {
+          description: 'A page of threads.',
+          examples: [{ threads: [threadExample], next_cursor: null }]
+        }),
+        ...errorResponses(['invalid_request', 'unauthorized'])
+      }
     }
   }, async (request) => {
     const page = await app.store.listThreads(userOf(request).user_id, request.query)
@@ -31,7 +48,17 @@ const threadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/threads/:thread_id', {
-    schema: { ...common, params: Params, response: { 200: ThreadSchema } }
+    schema: {
+      ...common,
+      operationId: 'getThread',
+      summary: 'A thread',
+      description: '`active_run_id` is the thread\'s unfinished run, if any.',
+      params: Params,
+      response: {
+        200: Type.Object(ThreadSchema.properties, { description: 'The thread.', examples: [threadExample] }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found'])
+      }
+    }
   }, async (request) => {
     const thread = await app.store.getThread(userOf(request).user_id, request.params.thread_id)
     if (!thread) throw new Errors.NotFound('thread')
@@ -41,6 +68,9 @@ const threadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/threads/:thread_id/messages', {
     schema: {
       ...common,
+      operationId: 'listThreadMessages',
+      summary: 'A thread\'s messages',
+      description: 'Oldest first. The assistant message of a finished run holds its final answer.',
       params: Params,
       response: {
         200: Type.Object({
@@ -51,7 +81,16 @@ const threadRoutes: FastifyPluginAsyncTypebox = async (app) => {
             run_id: Type.Union([Type.String(), Type.Null()]),
             created_at: Type.String()
           }))
-        })
+        }, {
+          description: 'The messages.',
+          examples: [{
+            messages: [
+              { message_id: '0193a6f0-8d2a-7c41-b0e3-5a7f9c1d2e34', role: 'user', content: 'Where did our LLM spend go last month?', run_id: '0193a6f0-8d2b-7f02-8c6d-3e1a4b5c6d78', created_at: '2025-11-30T09:12:44.120Z' },
+              { message_id: '0193a6f1-0a4c-7d13-9e2f-6b7c8d9e0f12', role: 'assistant', content: '## Spend, Oct 2025\n…', run_id: '0193a6f0-8d2b-7f02-8c6d-3e1a4b5c6d78', created_at: '2025-11-30T09:13:02.871Z' }
+            ]
+          }]
+        }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found'])
       }
     }
   }, async (request) => {

@@ -1,5 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError } from 'fastify'
+import { documentBody, errorResponses } from '../plugins/swagger.js'
 import { userOf } from '../plugins/user-context.js'
 import type { Config } from '../src/config.js'
 import { Errors } from '../src/errors.js'
@@ -26,6 +27,44 @@ const Sums = {
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
 const Instant = Type.String({ maxLength: 64, description: 'ISO-8601, or epoch seconds or milliseconds' })
 
+// for the docs only: the handler reads and checks the rows itself, listing every bad one
+const UsageRecordSchema = Type.Object({
+  timestamp: Type.String({ description: 'ISO-8601, or epoch seconds or milliseconds' }),
+  provider: Type.String({ maxLength: 64 }),
+  model: Type.String({ maxLength: 128 }),
+  input_tokens: Type.Integer({ minimum: 0, description: 'all prompt tokens, cached_tokens included' }),
+  output_tokens: Type.Integer({ minimum: 0 }),
+  cached_tokens: Type.Optional(Type.Integer({ minimum: 0 })),
+  cost_usd: Type.Optional(Type.Number({ minimum: 0, description: 'priced from the model catalogue when absent' })),
+  latency_ms: Type.Optional(Type.Number({ minimum: 0 })),
+  feature: Type.Optional(Type.String({ maxLength: 128 })),
+  request_id: Type.Optional(Type.String({ maxLength: 256, description: 'deduplicates: a request_id already imported is not imported again; hashed from the row when absent' })),
+  prompt_hash: Type.Optional(Type.String({ maxLength: 256 })),
+  requests: Type.Optional(Type.Integer({ minimum: 1, description: 'how many requests the row stands for; 1 when absent' }))
+}, { description: 'A usage row; any other column or key is ignored.' })
+const recordExample = {
+  timestamp: '2025-10-01T09:30:00Z',
+  provider: 'openai',
+  model: 'gpt-4o',
+  input_tokens: 1200,
+  output_tokens: 350,
+  cached_tokens: 800,
+  feature: 'search',
+  request_id: 'req_01'
+}
+const usageBody = documentBody({
+  'text/csv': Type.String({
+    description: 'A header row naming the columns (those of a usage row, in any order), then one row per line.',
+    examples: ['timestamp,provider,model,input_tokens,output_tokens,cached_tokens,feature,request_id\n' +
+      '2025-10-01T09:30:00Z,openai,gpt-4o,1200,350,800,search,req_01\n']
+  }),
+  'application/x-ndjson': Type.String({
+    description: 'One usage row as a JSON object per line.',
+    examples: [`${JSON.stringify(recordExample)}\n`]
+  }),
+  'application/json': Type.Array(UsageRecordSchema, { description: 'An array of usage rows.', examples: [[recordExample]] })
+})
+
 /**
  * Each database sums in its own order, so raw totals differ in float noise far below a micro-dollar;
  * rounding there first makes SQLite and Postgres agree to the cent even on a half-cent.
@@ -51,11 +90,21 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
 
   app.post('/usage', {
     bodyLimit: usageMaxBytes,
+    config: { swaggerTransform: usageBody },
     schema: {
       ...common,
-      description: 'Imports LLM usage records from CSV (header row), NDJSON or a JSON array. Any bad row refuses the whole upload ' +
-        '(400 with `errors: [{line, reason}]`); a request_id already imported is counted in `duplicates`, not again.',
-      response: { 200: Type.Object({ inserted: Count, duplicates: Count, total_rows: Count }) }
+      operationId: 'importUsage',
+      summary: 'Upload LLM usage records',
+      description: 'Imports LLM usage records from CSV (header row), NDJSON or a JSON array, by `Content-Type`. Any bad row refuses the whole upload ' +
+        '(400 with `errors: [{line, reason}]`); a request_id already imported is counted in `duplicates`, not again. ' +
+        `At most ${usageMaxBytes} bytes (413 otherwise) and ${usageMaxRows} rows.`,
+      response: {
+        200: Type.Object({ inserted: Count, duplicates: Count, total_rows: Count }, {
+          description: 'Imported.',
+          examples: [{ inserted: 1, duplicates: 0, total_rows: 1 }]
+        }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'payload_too_large'], { rowErrors: true })
+      }
     }
   }, async (request) => {
     const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
@@ -69,6 +118,8 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
   app.get('/usage/summary', {
     schema: {
       ...common,
+      operationId: 'getUsageSummary',
+      summary: 'Usage totals',
       description: 'Totals of this user\'s usage, by provider and by model (largest cost first), optionally for from ≤ timestamp < to. Money is in cents.',
       querystring: Type.Object({ from: Type.Optional(Instant), to: Type.Optional(Instant) }, { additionalProperties: false }),
       response: {
@@ -83,7 +134,22 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
           cached_tokens: Count,
           by_provider: Type.Array(Type.Object({ provider: Type.String(), ...Sums })),
           by_model: Type.Array(Type.Object({ model: Type.String(), provider: Type.String(), ...Sums }))
-        })
+        }, {
+          description: 'The totals.',
+          examples: [{
+            records: 1,
+            requests: 1,
+            from: '2025-10-01T09:30:00.000Z',
+            to: '2025-10-01T09:30:00.000Z',
+            total_cost_usd: 0.01,
+            input_tokens: 1200,
+            output_tokens: 350,
+            cached_tokens: 800,
+            by_provider: [{ provider: 'openai', records: 1, requests: 1, input_tokens: 1200, output_tokens: 350, cached_tokens: 800, cost_usd: 0.01 }],
+            by_model: [{ model: 'gpt-4o', provider: 'openai', records: 1, requests: 1, input_tokens: 1200, output_tokens: 350, cached_tokens: 800, cost_usd: 0.01 }]
+          }]
+        }),
+        ...errorResponses(['invalid_request', 'unauthorized'])
       }
     }
   }, async (request) => {
@@ -99,17 +165,32 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
   })
 
   app.delete('/usage', {
-    schema: { ...common, description: 'Deletes all of this user\'s usage records.', response: { 200: Type.Object({ deleted: Count }) } }
+    schema: {
+      ...common,
+      operationId: 'deleteUsage',
+      summary: 'Delete all usage records',
+      description: 'Deletes all of this user\'s usage records.',
+      response: {
+        200: Type.Object({ deleted: Count }, { description: 'How many were deleted.', examples: [{ deleted: 8535 }] }),
+        ...errorResponses(['unauthorized'])
+      }
+    }
   }, async (request) => ({ deleted: await app.store.deleteUsage(userOf(request).user_id) }))
 
   app.post('/usage/sample', {
     schema: {
       ...common,
-      description: 'Replaces this user\'s usage with a realistic, deterministic sample: `enterprise` (about $45k over 30 days) or `team`.',
+      operationId: 'loadUsageSample',
+      summary: 'Load a sample of usage',
+      description: 'Replaces this user\'s usage with a realistic, deterministic sample: `enterprise` (about $45k over 30 days) or `team`. ' +
+        'A bare POST with no body loads `enterprise`.',
       body: Type.Object({
         profile: Type.Optional(Type.Unsafe<UsageProfile>({ type: 'string', enum: [...USAGE_PROFILES], default: 'enterprise' }))
-      }, { additionalProperties: false }),
-      response: { 200: Type.Object({ profile: Type.String(), inserted: Count }) }
+      }, { additionalProperties: false, examples: [{ profile: 'team' }] }),
+      response: {
+        200: Type.Object({ profile: Type.String(), inserted: Count }, { description: 'The sample is loaded.', examples: [{ profile: 'team', inserted: 8535 }] }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'payload_too_large'])
+      }
     },
     // a bare POST (no body at all) asks for the default profile
     preValidation: async (request) => { request.body ??= {} }

@@ -14,6 +14,7 @@ import swagger from '../plugins/swagger.js'
 import userContext from '../plugins/user-context.js'
 import web from '../plugins/web.js'
 import websocket from '../plugins/websocket.js'
+import agUiRoutes from '../routes/ag-ui.js'
 import agentRoutes from '../routes/agents.js'
 import authRoutes from '../routes/auth.js'
 import healthRoutes from '../routes/health.js'
@@ -67,6 +68,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
   await app.register(runRoutes)
   await app.register(meRoutes)
   await app.register(usageRoutes, { config })
+  await app.register(agUiRoutes)
   await app.register(wsRoutes, { config })
   return app
 }

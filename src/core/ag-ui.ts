@@ -1,0 +1,297 @@
+import { contentToText, EventType, PROTOCOL_VERSION, type AGUIEvent, type ContentPart } from '@ag-ui/core'
+import { Errors } from '../errors.js'
+import { MAX_CONTENT_CHARS, type EventData, type EventType as OurType, type RunEvent } from './events.js'
+
+/**
+ * Our run events as AG-UI 1.0 events (docs/ag-ui.md has the table), and the SSE framing that
+ * lets an AG-UI stream resume: each SSE `id` names a place in our event log, so a client that
+ * reconnects with `Last-Event-ID` continues with no gap and no duplicate.
+ */
+
+export interface AgUiMapperOptions {
+  /** whether the agent of this name is a workflow: the agents it starts are its steps */
+  isWorkflow (agentName: string): boolean
+}
+
+/** An agent attempt the mapper has seen start. */
+interface Attempt {
+  name: string
+  workflow: boolean
+  /** the AG-UI subagent of this attempt; absent for the run's own (root) agent */
+  subagentRunId?: string
+  /** the workflow step this attempt runs, and whose subagent owns the step */
+  step?: { name: string, owner?: string }
+}
+
+/** Something opened on the AG-UI side that must be closed before the run's end. */
+type Frame = { kind: 'subagent', subagentRunId: string } | { kind: 'step', name: string, owner?: string }
+
+/** AG-UI wants integer timestamps, in practice epoch milliseconds; ours are epoch seconds. */
+const ms = (seconds: number) => Math.round(seconds * 1000)
+
+/** The final answer as text, as the engine keeps it for the assistant message. */
+export function answerText (result: unknown): string {
+  if (typeof result === 'string') return result
+  const answer = (result as { answer?: unknown } | null)?.answer
+  return typeof answer === 'string' ? answer : JSON.stringify(result)
+}
+
+/** One of our events, narrowed by its type (RunEvent's union does not discriminate on `type`). */
+type Ev<T extends OurType> = Omit<RunEvent, 'type' | 'data'> & { type: T, data: EventData<T> }
+type Any = { [T in OurType]: Ev<T> }[OurType]
+
+const asText = (value: unknown) => typeof value === 'string' ? value : JSON.stringify(value ?? null)
+const by = (owner: string | undefined) => owner === undefined ? {} : { subagentRunId: owner }
+
+/**
+ * Maps one run's events, in seq order, to AG-UI events. Stateful (which sub-agents and steps are
+ * open), and deterministic: the same events always give the same AG-UI events, which is what
+ * lets a resumed stream be rebuilt by mapping the run again from its first event.
+ */
+export function createAgUiMapper (opts: AgUiMapperOptions) {
+  let started = false
+  let ended = false
+  const attempts = new Map<string, Attempt>()
+  const frames = new Map<string, Frame>()
+  const frameKey = (f: Frame) => f.kind === 'subagent' ? `s ${f.subagentRunId}` : `t ${f.owner ?? ''} ${f.name}`
+
+  /** A step name not open under this owner: two parallel steps may run the same agent. */
+  function stepName (base: string, owner?: string) {
+    let name = base
+    for (let n = 2; frames.has(frameKey({ kind: 'step', name, owner })); n++) name = `${base} #${n}`
+    return name
+  }
+
+  function open (f: Frame) { frames.set(frameKey(f), f) }
+  function close (f: Frame) { frames.delete(frameKey(f)) }
+
+  /** Closes whatever is still open, newest first: the run is ending. */
+  function closeAll (timestamp: number): AGUIEvent[] {
+    const out: AGUIEvent[] = []
+    for (const f of [...frames.values()].reverse()) {
+      out.push(f.kind === 'subagent'
+        ? { type: EventType.SUBAGENT_ERROR, subagentRunId: f.subagentRunId, message: 'the run ended first', code: 'interrupted', timestamp }
+        : { type: EventType.STEP_FINISHED, stepName: f.name, ...by(f.owner), timestamp })
+    }
+    frames.clear()
+    return out
+  }
+
+  function agentStarted (e: Ev<'agent_started'>): AGUIEvent[] {
+    const d = e.data
+    const timestamp = ms(d.timestamp)
+    const workflow = opts.isWorkflow(d.agent_name)
+    if (d.parent_agent_id === undefined) {
+      attempts.set(d.agent_id, { name: d.agent_name, workflow })
+      return []
+    }
+    const parent = attempts.get(d.parent_agent_id)
+    const owner = parent?.subagentRunId
+    const out: AGUIEvent[] = []
+    const attempt: Attempt = { name: d.agent_name, workflow, subagentRunId: `${d.agent_id}:${d.attempt}` }
+    if (parent?.workflow) {
+      const stepId = (d as { step_id?: unknown }).step_id
+      attempt.step = { name: stepName(typeof stepId === 'string' ? stepId : d.agent_name, owner), owner }
+      open({ kind: 'step', ...attempt.step })
+      out.push({ type: EventType.STEP_STARTED, stepName: attempt.step.name, ...by(owner), timestamp })
+    }
+    open({ kind: 'subagent', subagentRunId: attempt.subagentRunId! })
+    out.push({
+      type: EventType.SUBAGENT_STARTED,
+      subagentRunId: attempt.subagentRunId!,
+      name: d.agent_name,
+      description: d.message,
+      ...(owner === undefined ? {} : { parentSubagentRunId: owner }),
+      metadata: { agentwire: { agent_id: d.agent_id, attempt: d.attempt } },
+      timestamp
+    })
+    attempts.set(d.agent_id, attempt)
+    return out
+  }
+
+  function agentEnded (e: Ev<'agent_completed'> | Ev<'agent_error'>): AGUIEvent[] {
+    const d = e.data
+    const timestamp = ms(d.timestamp)
+    const attempt = attempts.get(d.agent_id)
+    if (!attempt?.subagentRunId) {
+      // the root agent: its end is the run's end, except a failed attempt that is retried
+      return e.type === 'agent_error'
+        ? [{ type: EventType.CUSTOM, name: 'agentwire.agent_error', value: { agent_name: d.agent_name, attempt: d.attempt, retryable: e.data.retryable, error: e.data.error }, timestamp }]
+        : []
+    }
+    const { subagentRunId } = attempt
+    close({ kind: 'subagent', subagentRunId })
+    const out: AGUIEvent[] = [e.type === 'agent_completed'
+      ? { type: EventType.SUBAGENT_FINISHED, subagentRunId, result: e.data.result, outcome: { type: 'success' }, timestamp }
+      : { type: EventType.SUBAGENT_ERROR, subagentRunId, message: e.data.error.message, code: e.data.error.code, metadata: { agentwire: { retryable: e.data.retryable } }, timestamp }]
+    if (attempt.step) {
+      close({ kind: 'step', ...attempt.step })
+      out.push({ type: EventType.STEP_FINISHED, stepName: attempt.step.name, ...by(attempt.step.owner), timestamp })
+    }
+    return out
+  }
+
+  function body (e: Any): AGUIEvent[] {
+    const runId = e.run_id
+    const threadId = e.thread_id
+    const messageId = `${runId}:${e.seq}`
+    switch (e.type) {
+      case 'run_queued':
+        return [{ type: EventType.CUSTOM, name: 'agentwire.run_queued', value: { position: e.data.position }, timestamp: ms(e.data.timestamp) }]
+      case 'agent_started':
+        return agentStarted(e)
+      case 'agent_completed':
+      case 'agent_error':
+        return agentEnded(e)
+      case 'agent_thinking': {
+        const owner = by(attempts.get(e.data.agent_id)?.subagentRunId)
+        const timestamp = ms(e.data.timestamp)
+        return [
+          { type: EventType.REASONING_START, messageId, ...owner, timestamp },
+          { type: EventType.REASONING_MESSAGE_START, messageId, role: 'reasoning', ...owner, timestamp },
+          { type: EventType.REASONING_MESSAGE_CONTENT, messageId, delta: e.data.thought, ...owner, timestamp },
+          { type: EventType.REASONING_MESSAGE_END, messageId, ...owner, timestamp },
+          { type: EventType.REASONING_END, messageId, ...owner, timestamp }
+        ]
+      }
+      case 'tool_executing': {
+        const owner = by(attempts.get(e.data.agent_id)?.subagentRunId)
+        const timestamp = ms(e.data.timestamp)
+        const toolCallId = e.data.tool_call_id
+        return [
+          { type: EventType.TOOL_CALL_START, toolCallId, toolCallName: e.data.tool_name, ...owner, timestamp },
+          { type: EventType.TOOL_CALL_ARGS, toolCallId, delta: JSON.stringify(e.data.parameters ?? {}), ...owner, timestamp },
+          { type: EventType.TOOL_CALL_END, toolCallId, ...owner, timestamp }
+        ]
+      }
+      case 'tool_progress': {
+        const { tool_call_id, tool_name, message, progress } = e.data
+        return [{
+          type: EventType.CUSTOM,
+          name: 'agentwire.tool_progress',
+          value: { tool_call_id, tool_name, message, ...(progress === undefined ? {} : { progress }) },
+          ...by(attempts.get(e.data.agent_id)?.subagentRunId),
+          timestamp: ms(e.data.timestamp)
+        }]
+      }
+      case 'tool_completed': {
+        const { status, result, error, duration_ms } = e.data
+        return [{
+          type: EventType.TOOL_CALL_RESULT,
+          messageId,
+          toolCallId: e.data.tool_call_id,
+          role: 'tool',
+          content: status === 'success' ? asText(result) : JSON.stringify({ status, error }),
+          ...by(attempts.get(e.data.agent_id)?.subagentRunId),
+          metadata: { agentwire: { status, duration_ms } },
+          timestamp: ms(e.data.timestamp)
+        }]
+      }
+      case 'run_completed': {
+        const timestamp = ms(e.data.timestamp)
+        const answerId = `${runId}:answer`
+        return [
+          ...closeAll(timestamp),
+          { type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', timestamp },
+          { type: EventType.TEXT_MESSAGE_CONTENT, messageId: answerId, delta: answerText(e.data.result), timestamp },
+          { type: EventType.TEXT_MESSAGE_END, messageId: answerId, timestamp },
+          { type: EventType.RUN_FINISHED, threadId, runId, result: e.data.result, outcome: { type: 'success' }, timestamp }
+        ]
+      }
+      case 'run_cancelled': {
+        const timestamp = ms(e.data.timestamp)
+        return [
+          ...closeAll(timestamp),
+          { type: EventType.RUN_FINISHED, threadId, runId, outcome: { type: 'cancelled' }, metadata: { agentwire: { reason: e.data.reason } }, timestamp }
+        ]
+      }
+      case 'run_failed': {
+        const timestamp = ms(e.data.timestamp)
+        return [...closeAll(timestamp), { type: EventType.RUN_ERROR, message: e.data.error.message, code: e.data.error.code, timestamp }]
+      }
+    }
+  }
+
+  return {
+    /** The AG-UI events of one of our events; the first event of a run also opens it. */
+    map (e: RunEvent): AGUIEvent[] {
+      if (ended) return []
+      const out: AGUIEvent[] = []
+      if (!started) {
+        started = true
+        out.push({ type: EventType.RUN_STARTED, threadId: e.thread_id, runId: e.run_id, protocolVersion: PROTOCOL_VERSION, timestamp: ms(e.data.timestamp) })
+      }
+      out.push(...body(e as Any))
+      if (e.type === 'run_completed' || e.type === 'run_failed' || e.type === 'run_cancelled') ended = true
+      return out
+    }
+  }
+}
+
+/**
+ * Where a client is in a mapped stream. `seq` alone: every AG-UI event of our events up to `seq`
+ * was received. With `index`: those of our events before `seq`, and the first `index` AG-UI
+ * events of event `seq`.
+ */
+export interface StreamCursor { seq: number, index?: number }
+
+/** A `Last-Event-ID` as the stream writes them (`7`, `7:2`), or undefined when it is not one. */
+export function parseEventId (id: string): StreamCursor | undefined {
+  const m = /^(\d{1,15})(?::(\d{1,6}))?$/.exec(id)
+  if (!m) return undefined
+  return m[2] === undefined ? { seq: Number(m[1]) } : { seq: Number(m[1]), index: Number(m[2]) }
+}
+
+/**
+ * The SSE text of a run mapped to AG-UI, one of our events at a time. Every AG-UI event is one
+ * SSE event: the last one mapped from our event `seq` has `id: seq`, the ones before it
+ * `id: seq:k` (k of them sent so far); an event that maps to nothing still moves the id on with
+ * a data-less `id: seq` block. Events at or before `after` are mapped (to rebuild the mapper's
+ * state) but not written.
+ */
+export function createAgUiStream (opts: AgUiMapperOptions & { after?: StreamCursor }) {
+  const mapper = createAgUiMapper(opts)
+  const after = opts.after
+  return {
+    write (e: RunEvent): string {
+      const events = mapper.map(e)
+      if (after && e.seq < after.seq) return ''
+      if (after && e.seq === after.seq && after.index === undefined) return ''
+      const from = after && e.seq === after.seq ? after.index! : 0
+      if (events.length === 0) return from === 0 ? `id: ${e.seq}\n\n` : ''
+      let text = ''
+      for (let i = from; i < events.length; i++) {
+        const id = i === events.length - 1 ? `${e.seq}` : `${e.seq}:${i + 1}`
+        text += `id: ${id}\ndata: ${JSON.stringify(events[i])}\n\n`
+      }
+      return text
+    }
+  }
+}
+
+/** What of a `RunAgentInput` a run needs; the rest (tools, context, runId) is not used. */
+export interface RunAgentInputFields {
+  threadId: string
+  messages: Array<{ role: string, content?: unknown }>
+  state?: unknown
+  forwardedProps?: unknown
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * A run from an AG-UI `RunAgentInput`: the last user message is the message's content; `state`
+ * and `forwardedProps` (objects; the latter wins on a shared key) are the agent's `input`.
+ */
+export function runFromInput (body: RunAgentInputFields): { content: string, input: Record<string, unknown> } {
+  const last = body.messages.findLast((m) => m.role === 'user')
+  if (!last) throw new Errors.InvalidRequest('body/messages has no user message')
+  const content = contentToText(last.content as string | ContentPart[] | undefined)
+  if (content.trim() === '') throw new Errors.InvalidRequest('body/messages: the last user message has no text')
+  if (content.length > MAX_CONTENT_CHARS) throw new Errors.InvalidRequest(`body/messages: the last user message is longer than ${MAX_CONTENT_CHARS} characters`)
+  for (const field of ['state', 'forwardedProps'] as const) {
+    const v = body[field]
+    if (v !== undefined && v !== null && !isObject(v)) throw new Errors.InvalidRequest(`body/${field} must be an object: it becomes the agent's input`)
+  }
+  return { content, input: { ...(isObject(body.state) ? body.state : {}), ...(isObject(body.forwardedProps) ? body.forwardedProps : {}) } }
+}
