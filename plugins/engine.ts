@@ -1,12 +1,10 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../src/config.js'
 import { createEngine } from '../src/core/engine/engine.js'
-import { createRunFeed } from '../src/core/run-feed.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     engine: ReturnType<typeof createEngine>
-    feed: ReturnType<typeof createRunFeed>
   }
 }
 
@@ -21,7 +19,6 @@ export default fp(async (app, opts: { config: Config }) => {
     limits
   })
   app.decorate('engine', engine)
-  app.decorate('feed', createRunFeed({ store: app.store, bus: app.bus, log: app.log }))
   // runs a previous process left behind end before this one takes new work
   const recovered = await engine.recover()
   if (recovered) app.log.warn({ recovered }, 'ended runs interrupted by a previous stop')

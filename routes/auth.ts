@@ -28,6 +28,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post('/ws-tickets', {
+    config: { rateLimit: app.rateLimits.tickets },
     schema: {
       tags: ['auth'],
       description: 'A single-use ticket for browsers to open /ws?ticket=… (expires in 60 s).',

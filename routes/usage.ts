@@ -51,6 +51,7 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
 
   app.post('/usage', {
     bodyLimit: usageMaxBytes,
+    config: { rateLimit: app.rateLimits.uploads },
     schema: {
       ...common,
       description: 'Imports LLM usage records from CSV (header row), NDJSON or a JSON array. Any bad row refuses the whole upload ' +
