@@ -62,6 +62,8 @@ class Follower {
   seen = 0
   pumping = false
   stopped = false
+  /** the run had ended when it was followed: once the store is read to its end, so is the follow */
+  finished = false
   /** cuts a poll's sleep short */
   wake: (() => void) | undefined
 
@@ -158,6 +160,7 @@ export class RunFeed {
         this.#stop(f)
         target.end?.()
       } else {
+        f.finished = finished
         this.#pump(f)
       }
       return { stop: () => this.#stop(f) }
@@ -305,6 +308,12 @@ export class RunFeed {
         if (page.length === 0 && ++empty > 1) await this.#sleep(f, this.#pollMs)
         if (empty > 5) f.seen = f.last
         continue
+      }
+      if (f.finished) {
+        // an ended run read to the end without its terminal event: its events were purged
+        this.#stop(f)
+        f.target.end?.()
+        return
       }
       if (this.#busUp) { f.live = true; return }
       // the bus is down: nothing tells us of new events, so look again in a while
