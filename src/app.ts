@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { Ajv } from 'ajv'
 import auth from '../plugins/auth.js'
@@ -35,7 +35,7 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
     logger,
     // a caller's x-request-id is kept (and sent back), so one id follows a request through every log line
     genReqId: (req) => requestIdFrom(req.headers['x-request-id'], randomUUID),
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: limits.bodyLimitBytes,
     trustProxy: false,
     // a slow or half-sent request cannot hold a connection (or a shutdown) for ever
