@@ -38,7 +38,7 @@ export interface FeedOptions {
   store: Store
   bus: EventBus
   log: Logger
-  /** events read from the store at once */
+  /** events read from the store at once (default 100: at most 6.4 MB of 64 KiB events) */
   pageSize?: number
   /** how long a target may stay full before it is cut */
   stallMs: number
@@ -118,7 +118,7 @@ export class RunFeed {
     this.#store = opts.store
     this.#bus = opts.bus
     this.#log = opts.log
-    this.#pageSize = opts.pageSize ?? 500
+    this.#pageSize = opts.pageSize ?? 100
     this.#stallMs = opts.stallMs
     this.#pollMs = opts.pollMs ?? 1000
     this.#clock = opts.clock ?? realClock
@@ -297,7 +297,10 @@ export class RunFeed {
       const page = await this.#readPage(f)
       if (f.stopped || page === undefined) return
       if (page.length > 0) empty = 0
-      for (const event of page) {
+      for (let i = 0; i < page.length; i++) {
+        const event = page[i]
+        // what is written is the connection's to hold now: the page keeps only what is left
+        page[i] = undefined as unknown as RunEvent
         if (event.seq <= f.last) continue
         if (!this.#write(f, event, JSON.stringify(event))) { full = !f.stopped; break }
       }
