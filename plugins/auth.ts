@@ -26,6 +26,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** no credential needed (CONTRACT §1) */
     public?: boolean
+    /** a WebSocket upgrade: the Origin is checked and a `?ticket=` is taken too (CONTRACT §1) */
+    upgrade?: boolean
   }
 }
 
@@ -58,8 +60,16 @@ export function bearer (header: string | undefined): string | undefined {
   return m?.[1]
 }
 
+/** `Origin` must be allowed; absent (non-browser clients) is fine. Default: same origin only. */
+export function originAllowed (request: FastifyRequest, allowed: string[] | undefined): boolean {
+  const origin = request.headers.origin
+  if (!origin) return true
+  if (allowed) return allowed.includes('*') || allowed.includes(origin)
+  try { return new URL(origin).host === request.headers.host } catch { return false }
+}
+
 export default fp(async (app, opts: { config: Config }) => {
-  const { auth, production, dataDir } = opts.config
+  const { auth, production, dataDir, allowedOrigins } = opts.config
   const devAuth = !production && !auth.secret && !auth.publicKey
   const secret = auth.publicKey ?? auth.secret ?? devSecret(dataDir)
   const algorithms = auth.publicKey ? (/EC PUBLIC KEY|BEGIN PUBLIC KEY/.test(auth.publicKey) ? ['RS256', 'ES256'] : ['RS256']) : ['HS256']
@@ -104,11 +114,27 @@ export default fp(async (app, opts: { config: Config }) => {
 
   app.decorateRequest('identity', null)
   app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    if (request.routeOptions.config?.public || request.is404) return
-    // the WebSocket route authenticates itself before the upgrade (tickets, 401 without a socket)
-    if (request.routeOptions.url === '/ws') return
+    const config = request.routeOptions.config
+    if (config?.public || request.is404) return
+    if (config?.upgrade) return await authenticateUpgrade(request)
     const token = bearer(request.headers.authorization)
     if (!token) throw new Errors.Unauthorized('missing bearer token')
     request.identity = app.verifyToken(token)
   })
-}, { name: 'auth', dependencies: [] })
+
+  /** Before a WebSocket upgrade (a refusal is an HTTP answer and no socket): Origin, then a header or a ticket. */
+  async function authenticateUpgrade (request: FastifyRequest) {
+    if (!originAllowed(request, allowedOrigins)) throw new Errors.ForbiddenOrigin()
+    const token = bearer(request.headers.authorization)
+    const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket
+    if (token) {
+      request.identity = app.verifyToken(token)
+    } else if (typeof ticket === 'string' && ticket.length <= 256) {
+      const t = await app.store.consumeTicket(ticket, Date.now() / 1000)
+      if (!t) throw new Errors.Unauthorized('invalid or used ticket')
+      request.identity = { user_id: t.user_id, exp: t.token_exp }
+    } else {
+      throw new Errors.Unauthorized('missing credential: Authorization header or ?ticket=')
+    }
+  }
+}, { name: 'auth', dependencies: ['store'] })

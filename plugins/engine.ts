@@ -1,12 +1,10 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../src/config.js'
 import { createEngine } from '../src/core/engine/engine.js'
-import { createRunFeed } from '../src/core/run-feed.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     engine: ReturnType<typeof createEngine>
-    feed: ReturnType<typeof createRunFeed>
   }
 }
 
@@ -23,7 +21,6 @@ export default fp(async (app, opts: { config: Config }) => {
     owner: opts.config.instanceId
   })
   app.decorate('engine', engine)
-  app.decorate('feed', createRunFeed({ store: app.store, bus: app.bus, log: app.log }))
   // claims queued runs and takes over runs whose process is gone, from now on
   await engine.start()
   app.addHook('preClose', () => engine.close(limits.shutdownGraceMs))

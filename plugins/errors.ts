@@ -1,9 +1,7 @@
 import type { FastifyError } from 'fastify'
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
-
-const OUR_CODES = new Set(['invalid_request', 'unknown_agent', 'unauthorized', 'forbidden_origin', 'not_found',
-  'thread_busy', 'payload_too_large', 'rate_limited', 'unavailable', 'internal'])
+import { isErrorCode } from '../src/errors.js'
 
 /** Fastify's own errors, by status, onto the contract's codes (CONTRACT §2). */
 const BY_STATUS: Record<number, string> = {
@@ -27,7 +25,7 @@ export function errorBody (statusCode: number, code: string, message: string) {
 export default fp(async (app) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     let status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
-    let code = OUR_CODES.has(err.code) ? err.code : err.validation ? 'invalid_request' : BY_STATUS[status]
+    let code: string | undefined = isErrorCode(err.code) ? err.code : err.validation ? 'invalid_request' : BY_STATUS[status]
     if (!code) { code = 'internal'; status = 500 }
     // CONTRACT §2: invalid_request is always 400, an unsupported media type (415) included
     if (err.validation || code === 'invalid_request') status = 400

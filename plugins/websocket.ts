@@ -1,33 +1,48 @@
 import websocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
-import type { WebSocket } from 'ws'
 import type { Config } from '../src/config.js'
+import { Hub } from '../src/hub/hub.js'
 
-const alive = new WeakMap<WebSocket, boolean>()
-
-/** Marks a socket as answering; the heartbeat terminates peers that stop answering pings. */
-export function watchHeartbeat (socket: WebSocket) {
-  alive.set(socket, true)
-  socket.on('pong', () => alive.set(socket, true))
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** every WebSocket session and SSE stream of this process, and the run feed behind them */
+    hub: Hub
+  }
 }
 
+/** The hub: WebSocket sessions, SSE streams and the run feed, stopped together at shutdown. */
 export default fp(async (app, opts: { config: Config }) => {
+  const { limits } = opts.config
+  const hub = new Hub({
+    store: app.store,
+    bus: app.bus,
+    engine: app.engine,
+    log: app.log,
+    limits: {
+      maxBufferedBytes: limits.wsMaxBufferedBytes,
+      stallMs: limits.stallTimeoutMs,
+      socketsPerUser: limits.wsMaxSocketsPerUser,
+      sseKeepAliveMs: limits.sseKeepAliveMs,
+      heartbeatMs: limits.wsHeartbeatMs
+    },
+    metrics: {
+      sent: (transport, bytes) => {
+        app.metrics.eventsDelivered.inc({ transport })
+        app.metrics.bytesSent.inc({ transport }, bytes)
+      },
+      cut: (transport) => app.metrics.slowConsumerCuts.inc({ transport })
+    }
+  })
+  app.decorate('hub', hub)
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
     preClose (done) {
-      // runs after the engine's grace period (registered later): clients reconnect elsewhere
-      for (const client of app.websocketServer.clients) client.close(1001, 'server shutting down')
+      // registered after the engine: runs once its grace period is over; clients reconnect elsewhere
+      hub.stop()
       app.websocketServer.close()
       done()
     }
   })
-  const timer = setInterval(() => {
-    for (const socket of app.websocketServer.clients) {
-      if (alive.get(socket) === false) { socket.terminate(); continue }
-      alive.set(socket, false)
-      socket.ping()
-    }
-  }, opts.config.limits.wsHeartbeatMs)
-  timer.unref()
-  app.addHook('onClose', async () => clearInterval(timer))
-}, { name: 'websocket', dependencies: ['engine'] })
+  // a failing test or an aborted start never leaves the heartbeat or the feed behind
+  app.addHook('onClose', async () => hub.stop())
+}, { name: 'websocket', dependencies: ['engine', 'metrics'] })

@@ -73,7 +73,16 @@ const agUiRoutes: FastifyPluginAsyncTypebox = async (app) => {
     raw.on('close', () => { following.closed = true; following.handle?.stop() })
     const write = (text: string) => { if (text && !raw.destroyed && !raw.writableEnded) raw.write(text) }
     // mapped from the first event: the mapper's state is rebuilt, then only what follows `after` is written
-    following.handle = await app.feed.follow({ user_id: user.user_id, send: (_json, event) => write(out.write(event)), end: () => raw.end() }, runId, 0)
+    // the stream waits for a slow client to drain, and is cut when it stalls, as every feed target is
+    following.handle = await app.hub.feed.follow({
+      user_id: user.user_id,
+      send: (_json, event) => { write(out.write(event)); return !raw.writableNeedDrain },
+      drained: () => raw.writableNeedDrain && !raw.destroyed
+        ? new Promise<void>((resolve) => { raw.once('drain', resolve); raw.once('close', resolve) })
+        : Promise.resolve(),
+      end: () => raw.end(),
+      cut: () => raw.destroy()
+    }, runId, 0)
     if (!following.handle) { raw.end(); return }
     if (following.closed) following.handle.stop()
   }

@@ -38,6 +38,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post('/ws-tickets', {
+    config: { rateLimit: app.rateLimits.tickets },
     schema: {
       tags: ['auth'],
       operationId: 'createWsTicket',

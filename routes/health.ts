@@ -1,12 +1,27 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../plugins/swagger.js'
+import { existsSync } from 'node:fs'
+import type { Config } from '../src/config.js'
 import { VERSION as version } from '../src/version.js'
 
 const started = Date.now()
 
-const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+/**
+ * A SQLite database file that was deleted or moved keeps working on its open handle and is lost at
+ * the next start: readiness must say so. Rejects when the file is gone; a no-op for other databases.
+ */
+export function databaseFileCheck (databaseUrl: string): () => Promise<void> {
+  const file = databaseUrl.startsWith('sqlite:') ? databaseUrl.slice('sqlite:'.length) : ':memory:'
+  if (file === ':memory:') return async () => {}
+  return async () => {
+    if (!existsSync(file)) throw new Error(`the database file ${file} is gone`)
+  }
+}
+
+const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opts) => {
+  const fileCheck = databaseFileCheck(opts.config.databaseUrl)
   app.get('/health', {
-    config: { public: true },
+    config: { public: true, whileDraining: true },
     schema: {
       tags: ['health'],
       operationId: 'getHealth',
@@ -25,7 +40,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const Check = Type.Union([Type.Literal('ok'), Type.Literal('failing')])
   const Engine = Type.Union([Type.Literal('ok'), Type.Literal('shutting_down')])
   app.get('/health/ready', {
-    config: { public: true },
+    config: { public: true, whileDraining: true },
     schema: {
       tags: ['health'],
       operationId: 'getReadiness',
@@ -47,7 +62,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const ok = (p: Promise<unknown>) => p.then(() => 'ok' as const, (err) => { request.log.warn({ err }, 'readiness check failed'); return 'failing' as const })
-    const checks = { store: await ok(app.store.ping()), bus: await ok(app.bus.ping()), engine: app.engine.accepting ? 'ok' as const : 'shutting_down' as const }
+    const checks = {
+      store: await ok(fileCheck().then(() => app.store.ping())),
+      bus: await ok(app.bus.ping()),
+      engine: app.engine.accepting && !app.draining ? 'ok' as const : 'shutting_down' as const
+    }
     if (checks.store !== 'ok' || checks.bus !== 'ok' || checks.engine !== 'ok') return reply.code(503).send({ status: 'unavailable', checks })
     return { status: 'ready', checks }
   })

@@ -2,9 +2,11 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { errorResponses } from '../plugins/swagger.js'
 import { userOf } from '../plugins/user-context.js'
 import { Errors } from '../src/errors.js'
-import type { RunEvent } from '../src/core/events.js'
+import { errorBody } from '../plugins/errors.js'
 
 const Params = Type.Object({ run_id: Type.String({ minLength: 1, maxLength: 128 }) })
+/** events one GET /runs/:id/events answers with at most */
+const EVENTS_PAGE = 1000
 const Status = Type.Union(['queued', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)))
 const RUN_ID = '0193a6f0-8d2b-7f02-8c6d-3e1a4b5c6d78'
 const THREAD_ID = '0193a6f0-7c1e-7b3a-9a51-2f4c6d8e0b12'
@@ -85,19 +87,22 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...common,
       operationId: 'listRunEvents',
       summary: 'A run\'s events, as JSON or live as SSE',
-      description: 'The run\'s events with `seq > after_seq`, in seq order. With `Accept: text/event-stream` the same as ' +
+      description: 'The run\'s events with `seq > after_seq`, in seq order, at most `limit` (default and most: ' + EVENTS_PAGE + '); a full page carries `next_after_seq`. With `Accept: text/event-stream` the same as ' +
         'Server-Sent Events, replay then live until the run\'s terminal event (`run_completed`, `run_failed` or `run_cancelled`), ' +
         'each as `id: <seq>`, `event: <type>`, `data: <event JSON>`. A reconnecting client sends `Last-Event-ID` (it wins over ' +
         '`after_seq`) and gets every later event exactly once: no gap, no duplicate.',
       params: Params,
-      querystring: Type.Object({ after_seq: Type.Integer({ minimum: 0, default: 0, description: 'the last seq the client has; 0 for all' }) }),
+      querystring: Type.Object({
+        after_seq: Type.Integer({ minimum: 0, default: 0, description: 'the last seq the client has; 0 for all' }),
+        limit: Type.Integer({ minimum: 1, maximum: EVENTS_PAGE, default: EVENTS_PAGE, description: 'at most this many events; a full page carries `next_after_seq`' })
+      }),
       headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'SSE resume: the last seq received' })) }),
       response: {
         200: {
           description: 'The events: a JSON page, or an SSE stream when asked for with `Accept: text/event-stream`.',
           content: {
             'application/json': {
-              schema: Type.Object({ events: Type.Array(Type.Unknown({ description: 'a run event (docs/contract.md §5)' })) }),
+              schema: Type.Object({ events: Type.Array(Type.Unknown({ description: 'a run event (docs/contract.md §5)' })), next_after_seq: Type.Optional(Type.Integer()) }),
               example: { events: [eventExample] }
             },
             'text/event-stream': {
@@ -111,25 +116,22 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const user = userOf(request)
+    const { run_id: runId } = request.params
     const lastEventId = request.headers['last-event-id']
     const afterSeq = lastEventId === undefined ? request.query.after_seq : Number(lastEventId)
     if (!(request.headers.accept ?? '').includes('text/event-stream')) {
-      const events = await app.store.listEvents(user.user_id, request.params.run_id, afterSeq)
+      const { limit } = request.query
+      const events = await app.store.listEvents(user.user_id, runId, afterSeq, limit)
       if (!events) throw new Errors.NotFound('run')
-      return { events }
+      return events.length === limit ? { events, next_after_seq: events.at(-1)!.seq } : { events }
     }
-    if (!await app.store.getRun(user.user_id, request.params.run_id)) throw new Errors.NotFound('run')
+    if (!await app.store.getRun(user.user_id, runId)) throw new Errors.NotFound('run')
     reply.hijack()
-    const raw = reply.raw
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' })
-    raw.write(': stream\n\n')
-    const handle = await app.feed.follow({
-      user_id: user.user_id,
-      send: (json: string, event: RunEvent) => { raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${json}\n\n`) },
-      end: () => raw.end()
-    }, request.params.run_id, afterSeq)
-    if (!handle) { raw.end(); return }
-    request.raw.on('close', () => handle.stop())
+    if (await app.hub.stream(request.raw, reply.raw, user.user_id, runId, afterSeq)) return
+    // the server began to stop, or the run went away, between the check and the stream
+    const [status, code] = app.hub.stopped ? [503, 'unavailable'] : [404, 'not_found']
+    reply.raw.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+    reply.raw.end(JSON.stringify(errorBody(status, code, code === 'unavailable' ? 'shutting down' : 'run not found')))
   })
 
   app.post('/runs/:run_id/cancel', {

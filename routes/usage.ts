@@ -90,7 +90,7 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
 
   app.post('/usage', {
     bodyLimit: usageMaxBytes,
-    config: { swaggerTransform: usageBody },
+    config: { swaggerTransform: usageBody, rateLimit: app.rateLimits.uploads },
     schema: {
       ...common,
       operationId: 'importUsage',

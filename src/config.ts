@@ -48,6 +48,22 @@ export const EnvSchema = Type.Object({
   WS_HEARTBEAT_MS: Int(10, 600_000, 30_000),
   /** a socket with more than this many bytes unsent is closed with 4008 */
   WS_MAX_BUFFERED_BYTES: Int(1024, 1 << 30, 4 * 1024 * 1024),
+  /** WebSockets one user may have open at once; one more is refused with 429 rate_limited */
+  WS_MAX_SOCKETS_PER_USER: Int(1, 100_000, 20),
+  /** a WebSocket or SSE client whose send buffer stays full this long is cut (WebSocket 4008, SSE closed) */
+  STALL_TIMEOUT_MS: Int(100, 600_000, 10_000),
+  /** interval of SSE keep-alive comments */
+  SSE_KEEPALIVE_MS: Int(10, 600_000, 15_000),
+  /** a request's headers and body must arrive within this long (408 otherwise) */
+  REQUEST_TIMEOUT_MS: Int(1000, 3_600_000, 30_000),
+  /** a request's headers must arrive within this long */
+  HEADERS_TIMEOUT_MS: Int(1000, 3_600_000, 10_000),
+  /** POST /ws-tickets per user per minute */
+  WS_TICKETS_PER_MIN: Int(1, 1_000_000, 30),
+  /** POST /usage uploads per user per minute */
+  USAGE_UPLOADS_PER_MIN: Int(1, 1_000_000, 10),
+  /** events of runs finished longer ago than this many days are deleted (0: kept forever) */
+  EVENT_RETENTION_DAYS: Int(0, 36_500, 0),
   /** a run's lease: renewed every third of it; a run whose lease lapsed is taken over by another process */
   LEASE_MS: Int(1000, 600_000, 10_000),
   /** this process's name as a lease holder (default: host-pid-random) */
@@ -100,6 +116,15 @@ export interface Config {
     rateBurst: number
     wsHeartbeatMs: number
     wsMaxBufferedBytes: number
+    wsMaxSocketsPerUser: number
+    stallTimeoutMs: number
+    sseKeepAliveMs: number
+    requestTimeoutMs: number
+    headersTimeoutMs: number
+    ticketsPerMin: number
+    uploadsPerMin: number
+    /** 0: events are kept forever */
+    eventRetentionDays: number
     shutdownGraceMs: number
     leaseMs: number
     bodyLimitBytes: number
@@ -193,6 +218,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       rateBurst: e.RATE_LIMIT_BURST,
       wsHeartbeatMs: e.WS_HEARTBEAT_MS,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      wsMaxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
+      stallTimeoutMs: e.STALL_TIMEOUT_MS,
+      sseKeepAliveMs: e.SSE_KEEPALIVE_MS,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(e.HEADERS_TIMEOUT_MS, e.REQUEST_TIMEOUT_MS),
+      ticketsPerMin: e.WS_TICKETS_PER_MIN,
+      uploadsPerMin: e.USAGE_UPLOADS_PER_MIN,
+      eventRetentionDays: e.EVENT_RETENTION_DAYS,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
       leaseMs: e.LEASE_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,

@@ -1,3 +1,4 @@
+import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { RegistryError } from './core/registry.js'
@@ -30,15 +31,18 @@ try {
   process.exit(1)
 }
 
-let closing = false
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    if (closing) return
-    closing = true
-    app.log.info({ signal }, 'draining: new runs refused, running ones get a grace period')
-    app.close().then(() => process.exit(0), (err) => { app.log.error({ err }, 'close failed'); process.exit(1) })
-  })
-}
+// SIGTERM/SIGINT drain (CONTRACT §0); an uncaught error or unhandled rejection is logged and
+// closes the same way. Whatever clients do, the process is gone SHUTDOWN_GRACE_MS + 5 s later.
+const server = app
+closeWithGrace({
+  delay: config.limits.shutdownGraceMs + 5000,
+  logger: { error: (message: unknown, ...rest: unknown[]) => server.log.error({ detail: rest }, String(message)) },
+  onSecondSignal: (signal) => { server.log.warn({ signal }, 'second signal: exiting now'); process.exit(1) }
+}, async ({ signal, err }) => {
+  if (err) server.log.fatal({ err }, 'uncaught error: closing')
+  else server.log.info({ signal }, 'draining: new runs refused, running ones get a grace period')
+  await server.close()
+})
 
 const address = await app.listen({ port: config.port, host: config.host })
 const base = address.replace('[::1]', 'localhost')

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import type { RunEvent } from '../core/events.js'
 import { Errors } from '../errors.js'
 import { openDatabase, type Database, type Dialect } from './database.js'
+import { createHousekeeping } from './housekeeping.js'
 import { migrationProvider } from './migrations/index.js'
 import { decodeCursor, encodeCursor, threadTitle, toJson, toMessage, toRun, toThread, toUsageRecord, toUsageRow } from './rows.js'
 import { ACTIVE_STATUSES, FencedError, type ClaimedRun, type RunStatus, type Store, type UsageGroup, type UsageRange } from './types.js'
@@ -65,6 +66,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
 
   return {
     dialect,
+    ...createHousekeeping(db),
 
     async createRun (r) {
       return await writeTx(async (trx) => {
@@ -167,12 +169,14 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       return row && toRun(row)
     },
 
-    async listEvents (userId, runId, afterSeq) {
+    async listEvents (userId, runId, afterSeq, limit) {
       const run = await db.selectFrom('runs').select('thread_id')
         .where('run_id', '=', runId).where('user_id', '=', userId).executeTakeFirst()
       if (!run) return undefined
-      const rows = await db.selectFrom('events').select(['type', 'seq', 'user_id', 'data'])
-        .where('run_id', '=', runId).where('seq', '>', afterSeq).orderBy('seq').execute()
+      let query = db.selectFrom('events').select(['type', 'seq', 'user_id', 'data'])
+        .where('run_id', '=', runId).where('seq', '>', afterSeq).orderBy('seq')
+      if (limit !== undefined) query = query.limit(limit)
+      const rows = await query.execute()
       return rows.map((e) => ({
         type: e.type,
         seq: e.seq,

@@ -1,5 +1,6 @@
 import type { RunEvent } from '../core/events.js'
 import type { UsageRecord } from '../tools/usage-data.js'
+import type { Housekeeping } from './housekeeping.js'
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
 export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running']
@@ -141,7 +142,7 @@ export interface UsageTotals extends Omit<UsageGroup, 'provider' | 'model'> {
  * another user's row looks exactly like a missing one. Methods without a user id are the
  * engine's own bookkeeping on ids it already owns.
  */
-export interface Store {
+export interface Store extends Housekeeping {
   readonly dialect: 'sqlite' | 'postgres'
   /** thread (when new), user message and run, in one transaction; `not_found` when thread_id is not this user's */
   createRun (r: NewRun): Promise<CreatedRun>
@@ -149,8 +150,11 @@ export interface Store {
   listThreads (userId: string, opts: { limit: number, cursor?: string }): Promise<Page<Thread>>
   listMessages (userId: string, threadId: string): Promise<Message[] | undefined>
   getRun (userId: string, runId: string): Promise<Run | undefined>
-  /** events of a run with seq > afterSeq, in seq order; undefined when the run is not this user's */
-  listEvents (userId: string, runId: string, afterSeq: number): Promise<RunEvent[] | undefined>
+  /**
+   * events of a run with seq > afterSeq, in seq order, at most `limit` of them when given (a page);
+   * undefined when the run is not this user's
+   */
+  listEvents (userId: string, runId: string, afterSeq: number, limit?: number): Promise<RunEvent[] | undefined>
   stats (userId: string): Promise<UserStats>
 
   /**

@@ -50,7 +50,7 @@ t.test('1,000 runs that fail in every way leave handles, listeners and heap wher
 
   t.equal(app.engine.activeRuns, 0, 'no run is left active')
   t.strictSame(await app.engine.stats(), { running: 0, waiting: 0 }, 'every slot is released')
-  t.equal(app.feed.channels, 0, 'no bus subscription is left')
+  t.equal(app.hub.feed.channels, 0, 'no bus subscription is left')
   t.equal(after.resources, before.resources, 'the same handles are open')
   const growthMb = (after.heap - before.heap) / 1024 / 1024
   t.ok(growthMb < 8, `heap grew ${growthMb.toFixed(2)} MB over 1,000 runs (under 8 MB: no per-run leak)`)

@@ -53,7 +53,8 @@ t.test('a socket dropped mid-run, and a new one resuming with after_seq: togethe
 })
 
 t.test('subscribers joining at every point of a live run each get exactly seq > after_seq', async (t) => {
-  const server = await listen(t, { AGENT_MODULES: SLOW_AGENTS })
+  // one user with a socket per point of the run: more than the default per-user cap
+  const server = await listen(t, { AGENT_MODULES: SLOW_AGENTS, WS_MAX_SOCKETS_PER_USER: '100' })
   const poster = await connected(t, server.wsUrl, auth('many'))
   poster.send({ type: 'message', content: 'watch me', agent: 'slow', input: { steps: 8, ms: 40 } })
   const { run_id: runId } = (await poster.waitFor((f) => f.type === 'message_accepted', 'accepted')).data as Accepted
@@ -252,7 +253,7 @@ t.test('overlapping thread subscribes on one socket: one watch, and unsubscribe 
 })
 
 t.test('a client too far behind is closed with 4008 and resumes with after_seq', async (t) => {
-  const server = await listen(t, { AGENT_MODULES: SLOW_AGENTS, WS_MAX_BUFFERED_BYTES: '1024' })
+  const server = await listen(t, { AGENT_MODULES: SLOW_AGENTS, WS_MAX_BUFFERED_BYTES: '1024', STALL_TIMEOUT_MS: '500' })
   const poster = await connected(t, server.wsUrl, auth('laggard'))
   // 25 MB of thoughts: more than the kernel buffers of a loopback connection can hold
   poster.send({ type: 'message', content: 'big', agent: 'slow', input: { steps: 50, ms: 0, pad: 500_000 } })
