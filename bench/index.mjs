@@ -1,5 +1,6 @@
 /**
  * npm run bench [-- --quick | --tiny] [--systems=ws,socketio,fastify,embedded,distributed]
+ *                [--only=idle,flat,paced,postLatency,storm,replay,postRate]
  *                [--out=bench/results.json] [--profile]
  *
  * Starts every server it measures as a child process on 127.0.0.1 (this process is the load
@@ -165,7 +166,8 @@ const PLAN = [
 
 async function runPlan () {
   const results = {}
-  const plan = profiling ? PLAN.filter((w) => w.key === 'flat') : PLAN
+  const only = option('only', profiling ? 'flat' : PLAN.map((w) => w.key).join(',')).split(',')
+  const plan = PLAN.filter((w) => only.includes(w.key))
   for (const w of plan) {
     results[w.key] = {}
     for (const id of w.on) {
