@@ -43,7 +43,7 @@ function cell (row, results, system) {
   const base = row.base && results[row.key]?.[row.base]
   if (base && system !== row.base && !base.na && !base.error && row.value) {
     const ratio = row.value(r) / row.value(base)
-    if (Number.isFinite(ratio)) text += ` (${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(2)}× ${NAMES[row.base]})`
+    if (Number.isFinite(ratio)) text += ` (${ratio >= 10 ? ratio.toFixed(0) : ratio >= 0.01 ? ratio.toFixed(2) : ratio.toPrecision(1)}× ${NAMES[row.base]})`
   }
   return text
 }
