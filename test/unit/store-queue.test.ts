@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { RunEvent } from '../../src/core/events.js'
-import { createStore } from '../../src/store/kysely-store.js'
+import { createTestStore } from '../helpers/store.js'
 import { FencedError, type ClaimOptions, type ClaimedRun, type CreatedRun, type NewRun, type Run, type Store } from '../../src/store/types.js'
 import { databaseUrls, dropSchema, freshDatabaseUrl, requirePostgres } from '../helpers/db.js'
 
@@ -10,7 +10,7 @@ const LEASE = 1000
 
 async function open (t: Test, base: string): Promise<Store> {
   const url = freshDatabaseUrl(base)
-  const store = await createStore(url)
+  const store = await createTestStore(url)
   t.teardown(async () => {
     await store.close()
     await dropSchema(url)
@@ -22,7 +22,7 @@ async function open (t: Test, base: string): Promise<Store> {
 async function openMany (t: Test, base: string, n: number): Promise<Store[]> {
   const url = freshDatabaseUrl(base)
   const stores: Store[] = []
-  for (let i = 0; i < n; i++) stores.push(await createStore(url))
+  for (let i = 0; i < n; i++) stores.push(await createTestStore(url))
   t.teardown(async () => {
     for (const store of stores) await store.close()
     await dropSchema(url)
@@ -268,6 +268,7 @@ for (const base of databaseUrls()) {
       const store = await open(t, base)
       const a1 = await submit(store, 'alice', 'a1')
       const a2 = await submit(store, 'alice', 'a2')
+      await submit(store, 'alice', 'a3')
       t.strictSame(contents(await claim(store, 'p1', { perUser: 1 })), ['a1'])
       t.equal(await store.requestCancel('bob', a2.run.run_id), undefined, "not bob's")
       t.strictSame(await store.requestCancel('alice', a2.run.run_id), a2.run, 'the run as it was')
@@ -275,10 +276,11 @@ for (const base of databaseUrls()) {
       const [cancelling] = await claim(store, 'p2', { runId: a2.run.run_id, perUser: 1 })
       t.strictSame(cancelling, { run: a2.run, content: 'a2', epoch: 1, cancel_requested: true }, 'whatever the cap')
       t.strictSame(await store.getRun('alice', a2.run.run_id), a2.run, 'still queued, never started')
-      t.equal(await store.countQueued(), 1)
+      t.equal(await store.countQueued(), 2)
       t.strictSame(await claim(store, 'p3', { runId: a2.run.run_id }), [], 'held by its canceller')
-      t.strictSame(await claim(store, 'p3', { perUser: 5 }), [], 'the queue skips it')
+      t.strictSame(contents(await claim(store, 'p3', { perUser: 5 })), ['a3'], 'the queue skips it')
       t.equal((await store.renewLeases('p1', T0 + 500, LEASE)).length, 1, "a1's lease goes on")
+      t.equal((await store.renewLeases('p3', T0 + 500, LEASE)).length, 1, "a3's lease goes on")
 
       const [again] = await claim(store, 'p3', { now: T0 + LEASE + 1, limit: 1 })
       t.strictSame(again, { run: a2.run, content: 'a2', epoch: 2, cancel_requested: true }, 'a lapsed canceller is taken over, still queued')
@@ -348,6 +350,24 @@ t.test('postgres: processes claiming at the same time', { skip: postgres ? false
     t.ok(batches.flat().every((c) => c.epoch === 2))
     for (const [i, s] of stores.entries()) {
       t.strictSame((await s.renewLeases(`p${i}`, later, LEASE)).map((h) => h.run_id).sort(), batches[i]!.map((c) => c.run.run_id).sort())
+    }
+  })
+
+  t.test("one user's submissions at the same time from two processes keep the queue bound", async (t) => {
+    const [s1, s2] = await openMany(t, base, 2) as [Store, Store]
+    const limits = { perUser: 1, queuedPerUser: 1 }
+    await submit(s1, 'alice', 'running', limits)
+    await claim(s1, 'p1', { perUser: 1 })
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.allSettled([s1, s2, s1, s2].map((s, i) => submit(s, 'alice', `race ${round}.${i}`, limits)))
+      const won = results.filter((r) => r.status === 'fulfilled')
+      t.equal(won.length, 1, `round ${round}: one waits`)
+      t.match(results.filter((r) => r.status === 'rejected'), [0, 1, 2].map(() => ({ reason: { code: 'rate_limited' } })))
+      t.equal(won[0]!.value.position, 1)
+      t.equal(await s1.countQueued(), 1)
+      // it is claimed for cancel and ended, so the next round starts from one running run again
+      const [c] = await claim(s2, 'p2', { runId: won[0]!.value.run.run_id })
+      await s2.finishRun(c!.run.run_id, c!.epoch, { status: 'cancelled' })
     }
   })
 
