@@ -216,6 +216,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       const at = iso()
       const first = events[0].seq
       const last = events[events.length - 1].seq
+      if (events.some((e, i) => e.run_id !== runId || e.seq !== first + i)) throw new Error(`run ${runId}: a batch of events must be one run's consecutive seqs`)
       await db.transaction().execute(async (trx) => {
         // the fence: only the epoch's holder appends, and only right after the last stored seq
         const fenced = await trx.updateTable('runs').set({ last_seq: last })
@@ -251,7 +252,8 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
             active_run_id: eb.selectFrom('runs')
               .innerJoin('messages', (j) => j.onRef('messages.run_id', '=', 'runs.run_id').on('messages.role', '=', 'user'))
               .select('runs.run_id')
-              .where('runs.thread_id', '=', run.thread_id).where('runs.status', 'in', ACTIVE_STATUSES)
+              .where('messages.thread_id', '=', run.thread_id).where('runs.thread_id', '=', run.thread_id)
+              .where('runs.status', 'in', ACTIVE_STATUSES)
               .orderBy('messages.position').limit(1),
             message_count: eb('message_count', '+', f.answer === undefined ? 0 : 1)
           }))
@@ -306,12 +308,15 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
         let progressed = true
         while (progressed && claimed.length < o.limit) {
           progressed = false
+          // users with a run whose turn has come and a free slot: one at their cap blocks no one
           const users = await forUpdate(trx.selectFrom('run_users').select('user_id')
             .where((eb) => eb.exists(eb.selectFrom('runs')
               .innerJoin('threads', 'threads.active_run_id', 'runs.run_id')
               .select('runs.run_id')
               .whereRef('runs.user_id', '=', 'run_users.user_id')
               .where('runs.status', '=', 'queued').where('runs.lease_owner', 'is', null)))
+            .where((eb) => eb(eb.selectFrom('runs').select(eb.fn.countAll().as('n'))
+              .whereRef('runs.user_id', '=', 'run_users.user_id').where('runs.status', '=', 'running'), '<', o.perUser))
             .orderBy('last_claim').orderBy('user_id').limit(o.limit)).execute()
           for (const { user_id } of users) {
             if (claimed.length >= o.limit) break
@@ -334,8 +339,9 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
     },
 
     async renewLeases (owner, nowMs, leaseMs) {
+      // a handed-over run (expiry 0) is no longer this owner's, whatever the owner column says
       const rows = await db.updateTable('runs').set({ lease_expires_at: nowMs + leaseMs })
-        .where('lease_owner', '=', owner).where('status', 'in', ACTIVE_STATUSES)
+        .where('lease_owner', '=', owner).where('status', 'in', ACTIVE_STATUSES).where('lease_expires_at', '>', 0)
         .returning(['run_id', 'epoch', 'cancel_requested']).execute()
       return rows.map((r) => ({ run_id: r.run_id, epoch: r.epoch, cancel_requested: r.cancel_requested === 1 }))
     },
