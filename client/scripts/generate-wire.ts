@@ -65,7 +65,7 @@ export function renderWire (): string {
   out.push('/** Event type → its `data`. */')
   out.push(`export interface EventDataMap {\n${types.map((t) => `  ${t}: ${pascal(t)}Data`).join('\n')}\n}`, '')
   out.push('export type EventType = keyof EventDataMap', '')
-  const envelope = (RunEventSchema.anyOf[0] as Schema)
+  const envelope = RunEventSchema.anyOf[0] as Schema
   out.push('/** What every run event carries besides its `type` and `data`. */')
   out.push(`export interface EventEnvelope ${objectOf(envelope, '', ['type', 'data'])}`, '')
   out.push('/** One run event of type `T`. */')

@@ -73,7 +73,7 @@ export class AgentwireClient implements RunHost {
   private attempts = 0
   private everConnected = false
   private closed = false
-  private socketClass?: Promise<{ ctor: WebSocketClass, headers: boolean }>
+  private socketClass?: Promise<{ Ctor: WebSocketClass, headers: boolean }>
   /** run id → the feeds of the Run objects following it */
   private readonly feeds = new Map<string, Set<RunFeed>>()
   /** thread id → its follows */
@@ -148,8 +148,9 @@ export class AgentwireClient implements RunHost {
     clearTimeout(this.reconnectTimer)
     clearTimeout(this.refreshTimer)
     this.failAll(new AgentwireError('closed', 'the client was closed'))
-    this.link?.close(1000)
+    const link = this.link
     this.link = undefined
+    link?.close(1000)
     this.status({ state: 'closed' })
   }
 
@@ -330,7 +331,7 @@ export class AgentwireClient implements RunHost {
   }
 
   private async openLink (freshToken: boolean): Promise<Link> {
-    const { ctor, headers } = await this.resolveSocketClass()
+    const { Ctor, headers } = await this.resolveSocketClass()
     const handlers = { frame: (f: ServerFrame, l: Link) => this.onFrame(f, l), close: (l: Link, code: number, reason: string) => this.onClose(l, code, reason) }
     const linkOpts = { pingMs: this.opts.pingMs ?? 25_000, timeoutMs: this.opts.connectTimeoutMs ?? 10_000 }
     for (let attempt = 1; ; attempt++) {
@@ -339,12 +340,12 @@ export class AgentwireClient implements RunHost {
       if (withHeader) {
         const token = freshToken ? await this.tokens.refresh() : (await this.tokens.get())!
         const options = { headers: { authorization: `Bearer ${token}` }, ...(this.opts.origin && { origin: this.opts.origin }) }
-        make = () => new ctor(this.wsUrl, options)
+        make = () => new Ctor(this.wsUrl, options)
       } else if (this.opts.ticket || this.tokens.configured) {
         if (freshToken && this.tokens.refreshable && !this.opts.ticket) await this.tokens.refresh()
         const ticket = this.opts.ticket ? await this.opts.ticket() : await this.http.wsTicket()
         const url = `${this.wsUrl}?ticket=${encodeURIComponent(ticket)}`
-        make = headers && this.opts.origin ? () => new ctor(url, { origin: this.opts.origin }) : () => new ctor(url)
+        make = headers && this.opts.origin ? () => new Ctor(url, { origin: this.opts.origin }) : () => new Ctor(url)
       } else {
         throw new AgentwireError('unauthorized', 'no token or ticket to authenticate with')
       }
@@ -363,15 +364,15 @@ export class AgentwireClient implements RunHost {
 
   private resolveSocketClass () {
     this.socketClass ??= (async () => {
-      if (this.opts.WebSocket) return { ctor: this.opts.WebSocket, headers: isNode }
+      if (this.opts.WebSocket) return { Ctor: this.opts.WebSocket, headers: isNode }
       if (isNode) {
         // Node 20 has no stable global WebSocket, and a browser-style one cannot send the Authorization header
         const ws = await import('ws')
-        return { ctor: ws.WebSocket as unknown as WebSocketClass, headers: true }
+        return { Ctor: ws.WebSocket as unknown as WebSocketClass, headers: true }
       }
       const global = (globalThis as { WebSocket?: WebSocketClass }).WebSocket
       if (!global) throw new AgentwireError('invalid_request', 'no WebSocket implementation: pass options.WebSocket')
-      return { ctor: global, headers: false }
+      return { Ctor: global, headers: false }
     })()
     return this.socketClass
   }
@@ -426,4 +427,3 @@ export class AgentwireClient implements RunHost {
 function unref (timer: unknown) {
   (timer as { unref?: () => void }).unref?.()
 }
-

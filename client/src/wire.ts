@@ -7,7 +7,7 @@ export interface ErrorBody {
   message: string
 }
 
-/** `data` of a `agent_started` event. */
+/** `data` of an `agent_started` event. */
 export interface AgentStartedData {
   agent_id: string
   agent_name: string
@@ -17,7 +17,7 @@ export interface AgentStartedData {
   parent_agent_id?: string
 }
 
-/** `data` of a `agent_thinking` event. */
+/** `data` of an `agent_thinking` event. */
 export interface AgentThinkingData {
   agent_id: string
   agent_name: string
@@ -62,7 +62,7 @@ export interface ToolCompletedData {
   duration_ms: number
 }
 
-/** `data` of a `agent_completed` event. */
+/** `data` of an `agent_completed` event. */
 export interface AgentCompletedData {
   agent_id: string
   agent_name: string
@@ -72,7 +72,7 @@ export interface AgentCompletedData {
   duration_ms: number
 }
 
-/** `data` of a `agent_error` event. */
+/** `data` of an `agent_error` event. */
 export interface AgentErrorData {
   agent_id: string
   agent_name: string

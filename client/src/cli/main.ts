@@ -108,10 +108,11 @@ async function chat (args: string[]): Promise<number> {
   const tree = new RunTree()
   let note = ''
   const c = await client(values, (s) => {
+    const was = note
     if (s.state === 'reconnecting' && s.attempt > 1) note = `reconnecting (attempt ${s.attempt})…`
     else if (s.state === 'disconnected') note = `connection lost (${s.code}), reconnecting…`
     else if (s.state === 'connected') note = ''
-    if (!live && note) err(note)
+    if (!live && note && note !== was) err(note)
   })
   try {
     const run = await c.send(question, { agent: values.agent, thread_id: values.thread, input, multitask: values.multitask as Multitask | undefined })

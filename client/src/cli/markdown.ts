@@ -25,8 +25,16 @@ export const COLOR: Style = {
 const same = (s: string) => s
 export const PLAIN: Style = { bold: same, italic: same, dim: same, code: same, heading: same, link: same }
 
+/** An escape sequence of the kind written here (colours, cursor moves). */
+// eslint-disable-next-line no-control-regex
+export const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g
+
+/** Text from the service without control characters, so no agent can move the cursor or recolour the terminal. */
+// eslint-disable-next-line no-control-regex
+export const clean = (s: string) => s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '')
+
 /** Visible width: escape codes take no room. */
-export const visibleLength = (s: string) => [...s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')].length
+export const visibleLength = (s: string) => [...s.replace(ANSI, '')].length
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/
 const HEADING = /^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/
@@ -37,7 +45,7 @@ const TABLE_ROW = /^\s*\|.*\|\s*$/
 const TABLE_DIVIDER = /^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$/
 
 export function renderMarkdown (source: string, style: Style = PLAIN, width = 80): string {
-  const lines = String(source ?? '').replace(/\r\n?/g, '\n').replace(/\x1b/g, '').split('\n')
+  const lines = clean(String(source ?? '').replace(/\r\n?/g, '\n')).split('\n')
   return blocks(lines, style, width).join('\n')
 }
 

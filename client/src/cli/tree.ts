@@ -1,5 +1,5 @@
 import type { RunEvent } from '../wire.js'
-import { PLAIN, visibleLength, type Style } from './markdown.js'
+import { ANSI, clean, PLAIN, visibleLength, type Style } from './markdown.js'
 
 type Status = 'running' | 'done' | 'error' | 'timeout' | 'cancelled' | 'retrying'
 
@@ -114,12 +114,12 @@ export class RunTree {
       let text: string
       if (node.kind === 'agent') {
         const attempt = node.attempt > 1 ? ` (attempt ${node.attempt})` : ''
-        const tail = node.status === 'running' ? style.dim(node.thought ?? node.message) : node.note ? style.dim(node.note) : node.ms !== undefined ? style.dim(seconds(node.ms)) : ''
-        text = `${icon(node.status)} ${style.bold(node.name)}${attempt} ${tail}`
+        const tail = node.status === 'running' ? style.dim(clean(node.thought ?? node.message)) : node.note ? style.dim(clean(node.note)) : node.ms !== undefined ? style.dim(seconds(node.ms)) : ''
+        text = `${icon(node.status)} ${style.bold(clean(node.name))}${attempt} ${tail}`
       } else {
         const pct = node.progress !== undefined ? ` ${Math.round(node.progress * 100)}%` : ''
-        const tail = node.status === 'running' ? style.dim(`${node.note ?? ''}${pct}`) : style.dim([node.ms !== undefined ? seconds(node.ms) : '', node.note ?? ''].filter(Boolean).join(' '))
-        text = `${icon(node.status)} ${node.name} ${tail}`
+        const tail = node.status === 'running' ? style.dim(clean(`${node.note ?? ''}${pct}`)) : style.dim(clean([node.ms !== undefined ? seconds(node.ms) : '', node.note ?? ''].filter(Boolean).join(' ')))
+        text = `${icon(node.status)} ${clean(node.name)} ${tail}`
       }
       out.push(fit(indent + text.trimEnd(), width))
       if (node.kind === 'agent') for (const child of node.children) walk(child, indent + '  ')
@@ -130,18 +130,23 @@ export class RunTree {
 
   /** One event as a plain line, indented by its agent's depth (for logs and pipes). */
   line (event: RunEvent): string {
+    return clean(this.describe(event))
+  }
+
+  private describe (event: RunEvent): string {
     this.add(event)
     const d = event.data as { agent_id?: string }
     const pad = '  '.repeat(d.agent_id ? this.depth.get(d.agent_id) ?? 0 : 0)
     switch (event.type) {
       case 'run_queued': return `queued at position ${event.data.position}`
       case 'agent_started': return `${pad}▶ ${event.data.agent_name}${event.data.attempt > 1 ? ` (attempt ${event.data.attempt})` : ''}: ${event.data.message}`
-      case 'agent_thinking': return `${pad}  … ${oneLine(event.data.thought, 160)}`
-      case 'tool_executing': return `${pad}  → ${event.data.tool_name} ${oneLine(JSON.stringify(event.data.parameters) ?? '', 120)}`
-      case 'tool_progress': return `${pad}  · ${event.data.tool_name}: ${event.data.message}${event.data.progress !== undefined ? ` (${Math.round(event.data.progress * 100)}%)` : ''}`
+      // agents run side by side: each line under an agent names it
+      case 'agent_thinking': return `${pad}  ${event.data.agent_name} … ${oneLine(event.data.thought, 160)}`
+      case 'tool_executing': return `${pad}  ${event.data.agent_name} → ${event.data.tool_name} ${oneLine(JSON.stringify(event.data.parameters) ?? '', 120)}`
+      case 'tool_progress': return `${pad}  ${event.data.agent_name} · ${event.data.tool_name}: ${event.data.message}${event.data.progress !== undefined ? ` (${Math.round(event.data.progress * 100)}%)` : ''}`
       case 'tool_completed': {
         const e = event.data
-        return `${pad}  ${e.status === 'success' ? '✓' : '✗'} ${e.tool_name} ${e.status} in ${seconds(e.duration_ms)}${e.error ? `: ${e.error.code}: ${e.error.message}` : ''}`
+        return `${pad}  ${e.agent_name} ${e.status === 'success' ? '✓' : '✗'} ${e.tool_name} ${e.status} in ${seconds(e.duration_ms)}${e.error ? `: ${e.error.code}: ${e.error.message}` : ''}`
       }
       case 'agent_completed': return `${pad}✓ ${event.data.agent_name} done in ${seconds(event.data.duration_ms)}`
       case 'agent_error': return `${pad}✗ ${event.data.agent_name} ${event.data.error.code}: ${event.data.error.message}${event.data.retryable ? ' (will retry)' : ''}`
@@ -153,7 +158,7 @@ export class RunTree {
 }
 
 export function strip (s: string): string {
-  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+  return s.replace(ANSI, '')
 }
 
 /** Cuts a line to `width` visible characters, keeping its escape codes balanced enough for a terminal. */
@@ -161,6 +166,7 @@ function fit (line: string, width: number): string {
   if (visibleLength(line) <= width) return line
   let seen = 0
   let out = ''
+  // eslint-disable-next-line no-control-regex
   for (const part of line.split(/(\x1b\[[0-9;?]*[A-Za-z])/)) {
     if (part.startsWith('\x1b[')) { out += part; continue }
     for (const ch of part) {
