@@ -3,8 +3,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
-import type Tap from 'tap'
+import t, { type Test } from 'tap'
 import { buildApp, type App } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { TEST_SECRET, tokenFor } from '../helpers/app.js'
@@ -32,7 +31,7 @@ function agentwire (args: string[], env: Record<string, string> = {}, during?: (
 }
 
 /** The app listening on a free port with exactly this environment (no test secret: dev mode, or the key given). */
-async function serve (t: Tap.Test, env: Record<string, string>): Promise<{ app: App, url: string }> {
+async function serve (t: Test, env: Record<string, string>): Promise<{ app: App, url: string }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'agentwire-cli-'))
   const app = await buildApp(loadConfig({ DATABASE_URL: 'sqlite::memory:', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env }))
   t.teardown(async () => {
@@ -150,6 +149,7 @@ async function latestRun (url: string, user: string): Promise<string> {
   return threads[0].active_run_id
 }
 
+/* eslint-disable no-control-regex -- the live output is escape codes */
 t.test('chat on a terminal draws a live tree with spinners and ends with it settled and the answer', async (t) => {
   const server = await listen(t, { AGENT_MODULES: SLOW_AGENTS })
   const res = await agentwire(['chat', 'hi', '--agent', 'slow', '--input', '{"steps":2,"ms":300}', '--url', server.url, '--token', tokenFor('tty')], { AGENTWIRE_LIVE: '1' })
@@ -169,6 +169,7 @@ t.test('chat on a terminal draws a live tree with spinners and ends with it sett
     ''
   ].join('\n'))
 })
+/* eslint-enable no-control-regex */
 
 t.test('chat with no token against a dev server fetches a dev token for --user', async (t) => {
   const { app, url } = await serve(t, { AGENT_MODULES: SLOW_AGENTS })
