@@ -207,7 +207,7 @@ t.test('usage upload: what was inserted, duplicates on a second upload, and ever
   t.equal(refused.code, 1)
   t.equal(refused.stdout, '')
   const lines = refused.stderr.trimEnd().split('\n')
-  t.match(lines[0], /^agentwire: nothing was imported: 2 bad rows, nothing imported: /)
+  t.equal(lines[0], 'agentwire: 2 bad rows, nothing imported')
   t.equal(lines[1], '  line 2: expected a JSON object')
   t.match(lines[2], /^ {2}line 3: /)
   t.equal(lines.length, 3)

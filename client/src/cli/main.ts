@@ -198,7 +198,8 @@ async function upload (args: string[]): Promise<number> {
     return 0
   } catch (e) {
     if (!(e instanceof AgentwireError) || !e.errors) throw e
-    err(`agentwire: nothing was imported: ${e.message}`)
+    // the message repeats the first bad lines after its `:`; every one of them follows
+    err(`agentwire: ${e.message.split(':')[0]}`)
     for (const { line, reason } of e.errors) err(`  line ${line}: ${reason}`)
     return 1
   }
