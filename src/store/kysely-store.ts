@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely } from 'kysely'
+import { Migrator, sql, type Insertable, type Kysely } from 'kysely'
 import { randomUUID } from 'node:crypto'
 import type { RunEvent } from '../core/events.js'
 import { Errors } from '../errors.js'
@@ -64,7 +64,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
     return await q.executeTakeFirstOrThrow()
   }
 
-  return {
+  const store: Store = {
     dialect,
     ...createHousekeeping(db),
 
@@ -212,28 +212,31 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
     },
 
     async appendEvents (runId, epoch, events) {
-      if (events.length === 0) return
+      const fenced = await store.appendBatches([{ run_id: runId, epoch, events }])
+      if (fenced.size) throw new FencedError(`run ${runId}: epoch ${epoch} no longer holds seq ${events[0]?.seq}`)
+    },
+
+    async appendBatches (batches) {
+      const fenced = new Set<string>()
+      const rows: Array<Insertable<Database['events']>> = []
       const at = iso()
-      const first = events[0].seq
-      const last = events[events.length - 1].seq
-      if (events.some((e, i) => e.run_id !== runId || e.seq !== first + i)) throw new Error(`run ${runId}: a batch of events must be one run's consecutive seqs`)
+      for (const { run_id: runId, events } of batches) {
+        const first = events[0]?.seq
+        if (events.some((e, i) => e.run_id !== runId || e.seq !== first + i)) throw new Error(`run ${runId}: a batch of events must be one run's consecutive seqs`)
+      }
       await db.transaction().execute(async (trx) => {
-        // the fence: only the epoch's holder appends, and only right after the last stored seq
-        const fenced = await trx.updateTable('runs').set({ last_seq: last })
-          .where('run_id', '=', runId).where('epoch', '=', epoch).where('last_seq', '=', first - 1)
-          .executeTakeFirst()
-        if (Number(fenced.numUpdatedRows) !== 1) throw new FencedError(`run ${runId}: epoch ${epoch} no longer holds seq ${first}`)
-        for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-          await trx.insertInto('events').values(events.slice(i, i + INSERT_CHUNK).map((e) => ({
-            run_id: e.run_id,
-            seq: e.seq,
-            user_id: e.user_id,
-            type: e.type,
-            data: JSON.stringify(e.data),
-            created_at: at
-          }))).execute()
+        for (const { run_id: runId, epoch, events } of batches) {
+          if (events.length === 0) continue
+          // the fence: only the epoch's holder appends, and only right after the last stored seq
+          const updated = await trx.updateTable('runs').set({ last_seq: events[events.length - 1].seq })
+            .where('run_id', '=', runId).where('epoch', '=', epoch).where('last_seq', '=', events[0].seq - 1)
+            .executeTakeFirst()
+          if (Number(updated.numUpdatedRows) !== 1) { fenced.add(runId); continue }
+          for (const e of events) rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: JSON.stringify(e.data), created_at: at })
         }
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('events').values(rows.slice(i, i + INSERT_CHUNK)).execute()
       })
+      return fenced
     },
 
     async finishRun (runId, epoch, f) {
@@ -338,10 +341,11 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       })
     },
 
-    async renewLeases (owner, nowMs, leaseMs) {
-      // a handed-over run (expiry 0) is no longer this owner's, whatever the owner column says
+    async renewLeases (owner, runIds, nowMs, leaseMs) {
+      if (runIds.length === 0) return []
+      // only runs the owner still runs: one it let go of (a handover, expiry 0) lapses, whatever the owner column says
       const rows = await db.updateTable('runs').set({ lease_expires_at: nowMs + leaseMs })
-        .where('lease_owner', '=', owner).where('status', 'in', ACTIVE_STATUSES).where('lease_expires_at', '>', 0)
+        .where('lease_owner', '=', owner).where('run_id', 'in', runIds).where('status', 'in', ACTIVE_STATUSES).where('lease_expires_at', '>', 0)
         .returning(['run_id', 'epoch', 'cancel_requested']).execute()
       return rows.map((r) => ({ run_id: r.run_id, epoch: r.epoch, cancel_requested: r.cancel_requested === 1 }))
     },
@@ -435,6 +439,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       await db.destroy()
     }
   }
+  return store
 }
 
 /** The sums every usage total reports; Postgres hands sums of bigint back as strings. */

@@ -80,6 +80,9 @@ export interface ClaimOptions {
   runId?: string
 }
 
+/** One run's events to append, by the holder of `epoch`. */
+export interface EventBatch { run_id: string, epoch: number, events: readonly RunEvent[] }
+
 /** A lease this process still holds: its epoch and whether a cancel was asked for. */
 export interface HeldLease { run_id: string, epoch: number, cancel_requested: boolean }
 
@@ -163,6 +166,11 @@ export interface Store extends Housekeeping {
    */
   appendEvents (runId: string, epoch: number, events: readonly RunEvent[]): Promise<void>
   /**
+   * Group commit: several runs' events in one transaction, each run fenced as `appendEvents` is.
+   * Resolves with the runs whose fence refused them (their events are not written; the others are).
+   */
+  appendBatches (batches: readonly EventBatch[]): Promise<Set<string>>
+  /**
    * Sets the final status, result/error and finished_at; writes the assistant message; the thread's
    * next unfinished run becomes its active one; the lease is dropped. FencedError on a stale epoch.
    */
@@ -173,8 +181,8 @@ export interface Store extends Housekeeping {
    * bumps the epoch, sets the lease and marks the run running (a run asked to cancel stays queued).
    */
   claimRuns (opts: ClaimOptions): Promise<ClaimedRun[]>
-  /** extends the leases `owner` still holds; what it lost is absent from the answer */
-  renewLeases (owner: string, now: number, leaseMs: number): Promise<HeldLease[]>
+  /** extends the leases `owner` holds on these runs; what it lost is absent from the answer */
+  renewLeases (owner: string, runIds: readonly string[], now: number, leaseMs: number): Promise<HeldLease[]>
   /** lets another process take the run at once (a handover); false when the epoch is stale */
   releaseRun (runId: string, epoch: number): Promise<boolean>
   /** marks the user's unfinished run for cancel; resolves with the run (as it was), undefined when not this user's */

@@ -6,7 +6,7 @@ import type { RunEvent } from '../../src/core/events.js'
 import { AgentRegistry, type AgentDefinition } from '../../src/core/registry.js'
 import { createBuiltinModule } from '../../src/agents/index.js'
 import type { EventBus } from '../../src/bus/types.js'
-import type { Store } from '../../src/store/types.js'
+import type { EventBatch, Store } from '../../src/store/types.js'
 import type { UsageRecord, UsageSource } from '../../src/tools/usage-data.js'
 
 /**
@@ -21,7 +21,7 @@ export async function runPackAgent<R = any> (name: string, content: string, reco
   const agents = pack.agents!.map((a) => replace.find((r) => r.name === a.name) ?? a)
   const registry = new AgentRegistry().register({ ...pack, agents })
   const events: RunEvent[] = []
-  const store = { appendEvents: async (_runId: string, _epoch: number, batch: readonly RunEvent[]) => { events.push(...batch) } } as unknown as Store
+  const store = { appendBatches: async (batches: readonly EventBatch[]) => { for (const b of batches) events.push(...b.events); return new Set<string>() } } as unknown as Store
   const bus = { publish: async () => {} } as unknown as EventBus
   const ids = { run_id: randomUUID(), thread_id: randomUUID(), user_id: 'user-1' }
   const scope = UserExecutionContext.create({ user_id: ids.user_id }).forRun(ids)

@@ -2,9 +2,10 @@ import t from 'tap'
 import { createMemoryBus } from '../../src/bus/memory.js'
 import { eventLines, runChannel } from '../../src/bus/types.js'
 import { silentLogger } from '../../src/core/context.js'
+import { writerFor } from '../../src/core/engine/event-writer.js'
 import { ContractViolation, RunEmitter } from '../../src/core/engine/run-emitter.js'
 import type { EventInput, RunEvent } from '../../src/core/events.js'
-import type { Store } from '../../src/store/types.js'
+import type { EventBatch, Store } from '../../src/store/types.js'
 
 const IDS = { run_id: 'run-1', thread_id: 'thread-1', user_id: 'user-1' }
 const TS = 1725659742.123
@@ -17,22 +18,24 @@ const deferred = () => {
 }
 
 /**
- * A store that records every appendEvents call. With `hold`, each call waits for the test to
+ * A store that records every group commit. With `hold`, each call waits for the test to
  * settle it: `calls[i].done.resolve()` or `.reject(err)`.
  */
 function fakeStore (opts: { hold?: boolean } = {}) {
   const calls: Array<{ events: RunEvent[], done: ReturnType<typeof deferred> }> = []
   let called = deferred()
   const store = {
-    appendEvents (_runId: string, _epoch: number, events: readonly RunEvent[]) {
+    appendBatches (batches: readonly EventBatch[]) {
       const done = deferred()
-      calls.push({ events: [...events], done })
+      calls.push({ events: batches.flatMap((b) => b.events), done })
       called.resolve()
       called = deferred()
       if (!opts.hold) done.resolve()
-      return done.promise
+      return done.promise.then(() => new Set<string>())
     }
   } as unknown as Store
+  // a failed append fails at once here; the writer's retries have a test of their own
+  writerFor(store, [])
   return { store, calls, nextCall: () => called.promise }
 }
 

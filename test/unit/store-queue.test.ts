@@ -33,14 +33,23 @@ async function openMany (t: Test, base: string, n: number): Promise<Store[]> {
 interface Submit { thread?: string, multitask?: NewRun['multitask'], perUser?: number, queuedPerUser?: number }
 
 /** A run whose user message is `content`, so claims can be read by what they say. */
-const submit = (store: Store, userId: string, content: string, o: Submit = {}): Promise<CreatedRun> => store.createRun({
-  user_id: userId,
-  content,
-  agent: 'supervisor',
-  multitask: o.multitask ?? 'enqueue',
-  limits: { perUser: o.perUser ?? 100, queuedPerUser: o.queuedPerUser ?? 100 },
-  ...(o.thread !== undefined && { thread_id: o.thread })
-})
+/** every run the tests made: a process renews the leases of the runs it runs, and may name any */
+const created: string[] = []
+
+const submit = async (store: Store, userId: string, content: string, o: Submit = {}): Promise<CreatedRun> => {
+  const made = await store.createRun({
+    user_id: userId,
+    content,
+    agent: 'supervisor',
+    multitask: o.multitask ?? 'enqueue',
+    limits: { perUser: o.perUser ?? 100, queuedPerUser: o.queuedPerUser ?? 100 },
+    ...(o.thread !== undefined && { thread_id: o.thread })
+  })
+  created.push(made.run.run_id)
+  return made
+}
+
+const renew = (store: Store, owner: string, now: number) => store.renewLeases(owner, created, now, LEASE)
 
 const claim = (store: Store, owner: string, o: Partial<ClaimOptions> = {}): Promise<ClaimedRun[]> =>
   store.claimRuns({ owner, now: T0, leaseMs: LEASE, perUser: 100, limit: 100, ...o })
@@ -204,7 +213,7 @@ for (const base of databaseUrls()) {
       await t.rejects(store.finishRun(run.run_id, 1, { status: 'failed', error: { code: 'x', message: 'y' } }), FencedError)
       t.strictSame(await store.getRun('alice', run.run_id), before, 'the run row is unchanged')
       t.strictSame(await store.listEvents('alice', run.run_id, 0), [event(run, 1), event(run, 2)], 'no event was written')
-      t.strictSame(await store.renewLeases('p1', T0 + LEASE + 2, LEASE), [], 'p1 holds nothing')
+      t.strictSame(await renew(store, 'p1', T0 + LEASE + 2), [], 'p1 holds nothing')
 
       await store.appendEvents(run.run_id, 2, [event(run, 3)])
       await store.finishRun(run.run_id, 2, { status: 'completed', result: 'done' })
@@ -224,7 +233,7 @@ for (const base of databaseUrls()) {
       t.equal(theirs?.content, 'c')
       t.strictSame(await store.requestCancel('bob', b.run.run_id), { ...b.run, status: 'running', started_at: (await store.getRun('bob', b.run.run_id))?.started_at })
       const byId = (x: { run_id: string }, y: { run_id: string }) => (x.run_id < y.run_id ? -1 : 1)
-      t.strictSame((await store.renewLeases('p1', T0 + 500, LEASE)).sort(byId), [
+      t.strictSame((await renew(store, 'p1', T0 + 500)).sort(byId), [
         { run_id: a.run.run_id, epoch: 1, cancel_requested: false },
         { run_id: b.run.run_id, epoch: 1, cancel_requested: true }
       ].sort(byId))
@@ -232,10 +241,10 @@ for (const base of databaseUrls()) {
       const taken = await claim(store, 'p3', { now: T0 + 500 + LEASE + 1 })
       t.strictSame(contents(taken).sort(), ['a', 'b'])
       t.strictSame(taken.map((x) => [x.epoch, x.cancel_requested]).sort(), [[2, false], [2, true]])
-      t.strictSame(await store.renewLeases('p1', T0 + 500 + LEASE + 2, LEASE), [])
-      t.strictSame(await store.renewLeases('p2', T0 + 500 + LEASE + 2, LEASE), [])
+      t.strictSame(await renew(store, 'p1', T0 + 500 + LEASE + 2), [])
+      t.strictSame(await renew(store, 'p2', T0 + 500 + LEASE + 2), [])
       await store.finishRun(c.run.run_id, 2, { status: 'completed', result: null })
-      t.strictSame((await store.renewLeases('p3', T0 + 500 + LEASE + 2, LEASE)).map((h) => h.run_id).sort(), [a.run.run_id, b.run.run_id].sort(),
+      t.strictSame((await renew(store, 'p3', T0 + 500 + LEASE + 2)).map((h) => h.run_id).sort(), [a.run.run_id, b.run.run_id].sort(),
         'a finished run is no lease')
     })
 
@@ -250,7 +259,7 @@ for (const base of databaseUrls()) {
       const [taken] = await claim(store, 'p2')
       t.strictSame(taken, { run: started, content: 'handed over', epoch: 2, cancel_requested: false })
       t.equal(await store.releaseRun(run.run_id, 1), false, 'p1 let go already')
-      t.strictSame(await store.renewLeases('p2', T0 + 1, LEASE), [{ run_id: run.run_id, epoch: 2, cancel_requested: false }])
+      t.strictSame(await renew(store, 'p2', T0 + 1), [{ run_id: run.run_id, epoch: 2, cancel_requested: false }])
       await finish(store, taken!)
       t.equal(await store.releaseRun(run.run_id, 2), false, 'a finished run')
     })
@@ -260,7 +269,7 @@ for (const base of databaseUrls()) {
       const { run } = await submit(store, 'alice', 'handed over')
       await claim(store, 'p1')
       t.equal(await store.releaseRun(run.run_id, 1), true)
-      t.strictSame(await store.renewLeases('p1', T0 + 1, LEASE), [])
+      t.strictSame(await renew(store, 'p1', T0 + 1), [])
       t.strictSame(contents(await claim(store, 'p2', { now: T0 + 2 })), ['handed over'])
     })
 
@@ -279,8 +288,8 @@ for (const base of databaseUrls()) {
       t.equal(await store.countQueued(), 2)
       t.strictSame(await claim(store, 'p3', { runId: a2.run.run_id }), [], 'held by its canceller')
       t.strictSame(contents(await claim(store, 'p3', { perUser: 5 })), ['a3'], 'the queue skips it')
-      t.equal((await store.renewLeases('p1', T0 + 500, LEASE)).length, 1, "a1's lease goes on")
-      t.equal((await store.renewLeases('p3', T0 + 500, LEASE)).length, 1, "a3's lease goes on")
+      t.equal((await renew(store, 'p1', T0 + 500)).length, 1, "a1's lease goes on")
+      t.equal((await renew(store, 'p3', T0 + 500)).length, 1, "a3's lease goes on")
 
       const [again] = await claim(store, 'p3', { now: T0 + LEASE + 1, limit: 1 })
       t.strictSame(again, { run: a2.run, content: 'a2', epoch: 2, cancel_requested: true }, 'a lapsed canceller is taken over, still queued')
@@ -320,7 +329,7 @@ t.test('postgres: processes claiming at the same time', { skip: postgres ? false
         if (n > 2) t.fail(`round ${round}: ${u} runs ${n}`)
       }
       for (const [i, s] of stores.entries()) {
-        const held = (await s.renewLeases(`p${i}`, T0, LEASE)).map((h) => h.run_id).sort()
+        const held = (await renew(s, `p${i}`, T0)).map((h) => h.run_id).sort()
         const mine = [...running.values()].filter(({ owner }) => owner === `p${i}`).map(({ c }) => c.run.run_id).sort()
         t.strictSame(held, mine, `round ${round}: p${i} holds what it claimed`)
       }
@@ -349,7 +358,7 @@ t.test('postgres: processes claiming at the same time', { skip: postgres ? false
     t.equal(new Set(ids).size, 12, 'none twice')
     t.ok(batches.flat().every((c) => c.epoch === 2))
     for (const [i, s] of stores.entries()) {
-      t.strictSame((await s.renewLeases(`p${i}`, later, LEASE)).map((h) => h.run_id).sort(), batches[i]!.map((c) => c.run.run_id).sort())
+      t.strictSame((await renew(s, `p${i}`, later)).map((h) => h.run_id).sort(), batches[i]!.map((c) => c.run.run_id).sort())
     }
   })
 

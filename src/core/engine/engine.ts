@@ -12,6 +12,7 @@ import type { AgentRegistry } from '../registry.js'
 import { runAgent, type RunLimits } from './agent-runner.js'
 import { RunFailure, cancelled, interruption, isInterruption, toErrorBody } from './failures.js'
 import { resumePlan } from './resume.js'
+import { writerFor } from './event-writer.js'
 import { RunEmitter } from './run-emitter.js'
 
 /** Bus channels of the engine: a run to cancel (`{"run_id"}`), and a wake-up for claimers. */
@@ -179,7 +180,13 @@ export function createEngine (opts: EngineOptions) {
     const { run, scope } = entry
     try {
       const history = run.last_seq > 0 ? (await store.listEvents(run.user_id, run.run_id, 0)) ?? [] : []
-      const emitter = entry.emitter = new RunEmitter(run, { store, bus, log: scope.log, epoch: entry.epoch }, history)
+      // a write the store refused stops the run here: fenced, another process has it; failed, the
+      // lease goes (or lapses) and whoever claims it next goes on from what was stored
+      const onFailure = (err: Error) => {
+        if (err instanceof FencedError) entry.lost = true
+        scope.abort(interruption(err instanceof FencedError ? 'the run was taken over by another process' : 'the store failed'))
+      }
+      const emitter = entry.emitter = new RunEmitter(run, { store, bus, log: scope.log, epoch: entry.epoch, onFailure }, history)
       if (emitter.ended) {
         // the terminal event was stored, only the run row was not finished
         await finishRow(entry, history.at(-1)!)
@@ -255,9 +262,14 @@ export function createEngine (opts: EngineOptions) {
   async function handOver (entry: ActiveRun) {
     await entry.emitter!.settled()
     if (entry.emitter!.fenced) return
-    if (await store.releaseRun(entry.run.run_id, entry.epoch)) {
-      entry.scope.log.info('handed the run over to another process')
-      await bus.publish(QUEUE_CHANNEL, '{}').catch(() => {})
+    try {
+      if (await store.releaseRun(entry.run.run_id, entry.epoch)) {
+        entry.scope.log.info('handed the run over to another process')
+        await bus.publish(QUEUE_CHANNEL, '{}').catch(() => {})
+      }
+    } catch (err) {
+      // the lease is no longer renewed: it lapses, and the run is claimed again
+      entry.scope.log.error({ err }, 'could not hand the run over; its lease will lapse')
     }
   }
 
@@ -312,8 +324,11 @@ export function createEngine (opts: EngineOptions) {
 
   /** Extends this process's leases; a run whose lease another process took stops here, silently. */
   async function renew () {
-    const held = new Map((await store.renewLeases(owner, clock(), limits.leaseMs)).map((h) => [h.run_id, h]))
-    for (const entry of active.values()) {
+    // only the runs held when the renewal began: one claimed meanwhile has a fresh lease anyway
+    const mine = [...active.values()]
+    const held = new Map((await store.renewLeases(owner, mine.map((e) => e.run.run_id), clock(), limits.leaseMs)).map((h) => [h.run_id, h]))
+    for (const entry of mine) {
+      if (active.get(entry.run.run_id) !== entry || entry.emitter?.ended) continue
       const h = held.get(entry.run.run_id)
       if (!h || h.epoch !== entry.epoch) {
         entry.lost = true
@@ -394,6 +409,8 @@ export function createEngine (opts: EngineOptions) {
     sweep,
     owner,
     get accepting () { return accepting },
+    /** the last group commit of run events failed, even after its retries */
+    get storeFailing () { return writerFor(store).failing },
     get activeRuns () { return active.size },
     /** runs running in this process, and runs queued in the store for any process */
     stats: async () => ({ running: active.size, waiting: await store.countQueued() })

@@ -1,6 +1,7 @@
 import type { EventBus } from '../../bus/types.js'
 import { runChannel } from '../../bus/types.js'
 import { FencedError, type Store } from '../../store/types.js'
+import { writerFor } from './event-writer.js'
 import type { Logger } from '../context.js'
 import { RunEventCheck, TERMINAL_TYPES, firstError, type EventInput, type RunEvent } from '../events.js'
 
@@ -35,12 +36,16 @@ export class RunEmitter {
   readonly #attempts = new Map<string, number>()
   #failure: Error | undefined
 
-  constructor (ids: RunIds, deps: { store: Store, bus: EventBus, log: Logger, epoch: number }, history: readonly RunEvent[] = []) {
+  readonly #onFailure: ((err: Error) => void) | undefined
+
+  /** `onFailure` hears once that the store refused a write: the run cannot go on here */
+  constructor (ids: RunIds, deps: { store: Store, bus: EventBus, log: Logger, epoch: number, onFailure?: (err: Error) => void }, history: readonly RunEvent[] = []) {
     this.#ids = { run_id: ids.run_id, thread_id: ids.thread_id, user_id: ids.user_id }
     this.#store = deps.store
     this.#bus = deps.bus
     this.#log = deps.log
     this.#epoch = deps.epoch
+    this.#onFailure = deps.onFailure
     this.#seq = 0
     for (const e of history) { this.#check(e as EventInput); this.#apply(e as EventInput); this.#seq = e.seq }
   }
@@ -51,6 +56,8 @@ export class RunEmitter {
   get epoch () { return this.#epoch }
   /** another process claimed the run: this one must not write to it again */
   get fenced () { return this.#failure instanceof FencedError }
+  /** the store refused a write: nothing more is emitted */
+  get failed () { return this.#failure !== undefined }
   /** open agents and tool calls, so a run ending abnormally can close them first */
   get openAgents () { return [...this.#agents].map(([agent_id, a]) => ({ agent_id, ...a })) }
   get openTools () { return [...this.#tools].map(([tool_call_id, t]) => ({ tool_call_id, ...t })) }
@@ -89,16 +96,18 @@ export class RunEmitter {
       const after = this.#afterStore
       this.#pending = []
       this.#afterStore = []
-      await this.#store.appendEvents(this.#ids.run_id, this.#epoch, batch)
+      await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch)
       for (const fn of after) await fn()
       // stored is what counts: a follower that misses a message reads the gap from the store
       await this.#bus.publish(runChannel(this.#ids.run_id), batch.map((e) => JSON.stringify(e)).join('\n'))
         .catch((err: unknown) => this.#log.warn({ err }, 'publishing run events failed; followers read them from the store'))
     })
     this.#chain = run.catch((err: Error) => {
-      this.#failure ??= err
+      if (this.#failure) return
+      this.#failure = err
       if (err instanceof FencedError) this.#log.warn({ err }, 'the run was taken over by another process: this one stops writing to it')
       else this.#log.error({ err }, 'storing run events failed')
+      this.#onFailure?.(err)
     })
     return run
   }
