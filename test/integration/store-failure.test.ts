@@ -8,7 +8,7 @@ import { until } from '../helpers/ws.js'
 // be stranded. Each run's process lets it go, and whoever claims it next goes on from what was stored.
 t.test('a store that fails its writes for a while: readiness says so, and every run still ends, taken up from its stored events', async (t) => {
   const app = await build(t, { AGENT_MODULES: './test/fixtures/slow-agents.mjs', LEASE_MS: '1000' })
-  const runs = []
+  const runs: Array<{ user: string, run_id: string }> = []
   for (const user of ['ann', 'ben', 'cat']) {
     runs.push({ user, ...await postMessage(app, user, { content: 'slowly', agent: 'slow', input: { steps: 4, ms: 200 } }) })
   }
