@@ -253,10 +253,26 @@ export class WsSession {
 
   #write (json: string): boolean {
     if (!this.#open || this.socket.readyState !== WebSocket.OPEN) return false
-    if (this.socket.bufferedAmount > this.#hub.limits.maxBufferedBytes) { this.cut(); return false }
+    // what this tick wrote is held back by the cork, not by the client: only the rest counts
+    if (this.socket.bufferedAmount - this.#tickBytes > this.#hub.limits.maxBufferedBytes) { this.cut(); return false }
+    this.#cork()
+    this.#tickBytes += json.length
     this.socket.send(json, this.#written)
     return true
   }
+
+  /** The frames of one tick leave in one write (one syscall), not one each. */
+  #cork () {
+    if (this.#corked) return
+    const raw = (this.socket as unknown as { _socket?: { cork (): void, uncork (): void } })._socket
+    if (!raw) return
+    this.#corked = true
+    raw.cork()
+    process.nextTick(() => { this.#corked = false; this.#tickBytes = 0; raw.uncork() })
+  }
+
+  #corked = false
+  #tickBytes = 0
 
   readonly #written = () => {
     if (this.#waiters.length && (!this.#open || this.socket.bufferedAmount < this.#hub.highWater)) this.#release()
