@@ -76,10 +76,10 @@ const agUiRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // the stream waits for a slow client to drain, and is cut when it stalls, as every feed target is
     following.handle = await app.hub.feed.follow({
       user_id: user.user_id,
-      send: (_json, event) => { write(out.write(event)); return !raw.writableNeedDrain },
-      drained: () => raw.writableNeedDrain && !raw.destroyed
-        ? new Promise<void>((resolve) => { raw.once('drain', resolve); raw.once('close', resolve) })
-        : Promise.resolve(),
+      send: (_json, event) => { write(out.write(event)); return raw.writableLength < app.hub.highWater },
+      drained: () => raw.destroyed || raw.writableEnded || (!raw.writableNeedDrain && raw.writableLength < app.hub.highWater)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => { raw.once('drain', resolve); raw.once('close', resolve) }),
       end: () => raw.end(),
       cut: () => raw.destroy()
     }, runId, 0)

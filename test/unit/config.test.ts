@@ -29,6 +29,7 @@ t.test('defaults', async (t) => {
     allowedOrigins: undefined,
     agentModules: [],
     logLevel: 'info',
+    instanceId: undefined,
     limits: {
       agentTimeoutMs: 60_000,
       toolTimeoutMs: 30_000,
@@ -50,6 +51,7 @@ t.test('defaults', async (t) => {
       uploadsPerMin: 10,
       eventRetentionDays: 0,
       shutdownGraceMs: 10_000,
+      leaseMs: 10_000,
       bodyLimitBytes: 1024 * 1024,
       usageMaxBytes: 10 * 1024 * 1024,
       usageMaxRows: 100_000
