@@ -242,3 +242,21 @@ t.test('settled waits for everything emitted so far', async (t) => {
   await emitter.settled()
   t.pass('settled with nothing pending resolves')
 })
+
+t.test('a flush whose publish fails (this process lost the bus) is published again later, once it can be', async (t) => {
+  const { store } = fakeStore()
+  const bus = createMemoryBus()
+  const published: RunEvent[] = []
+  await bus.subscribe(runChannel(IDS.run_id), (message) => { for (const json of eventLines(message)) published.push(JSON.parse(json)) })
+  const publish = bus.publish.bind(bus)
+  let refusals = 1
+  bus.publish = async (channel, message) => {
+    if (refusals-- > 0) throw new Error('Connection is closed.')
+    return publish(channel, message)
+  }
+  const emitter = new RunEmitter(IDS, { store, bus, log: silentLogger, epoch: 1 })
+  await emitter.emit(started())
+  t.strictSame(published, [], 'stored, not yet delivered')
+  for (let i = 0; i < 200 && published.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25))
+  t.strictSame(published, [envelope(1, started())], 'published once the bus takes it')
+})

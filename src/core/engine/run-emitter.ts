@@ -5,6 +5,9 @@ import { writerFor } from './event-writer.js'
 import type { Logger } from '../context.js'
 import { RunEventCheck, TERMINAL_TYPES, firstError, type EventInput, type RunEvent } from '../events.js'
 
+/** When a failed publish of a flush is tried again (ms after each failure). */
+const PUBLISH_RETRIES_MS = [1000, 2000, 4000, 8000, 16000, 32000]
+
 export class ContractViolation extends Error {
   override name = 'ContractViolation'
 }
@@ -99,8 +102,7 @@ export class RunEmitter {
       await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch)
       for (const fn of after) await fn()
       // stored is what counts: a follower that misses a message reads the gap from the store
-      await this.#bus.publish(runChannel(this.#ids.run_id), batch.map((e) => JSON.stringify(e)).join('\n'))
-        .catch((err: unknown) => this.#log.warn({ err }, 'publishing run events failed; followers read them from the store'))
+      await this.#publish(batch.map((e) => JSON.stringify(e)).join('\n'), 0)
     })
     this.#chain = run.catch((err: Error) => {
       if (this.#failure) return
@@ -110,6 +112,23 @@ export class RunEmitter {
       this.#onFailure?.(err)
     })
     return run
+  }
+
+  /**
+   * Publishes one flush. A failed publish (this process lost Redis) is tried again later: a
+   * follower elsewhere whose bus stayed up would otherwise miss it until the next event, and for
+   * ever if it held the run's last one. A copy that arrives twice is dropped by its seq.
+   */
+  async #publish (message: string, retry: number): Promise<void> {
+    try {
+      await this.#bus.publish(runChannel(this.#ids.run_id), message)
+    } catch (err) {
+      if (retry >= PUBLISH_RETRIES_MS.length) {
+        this.#log.warn({ err }, 'publishing run events failed; followers read them from the store')
+        return
+      }
+      setTimeout(() => { this.#publish(message, retry + 1).catch(() => {}) }, PUBLISH_RETRIES_MS[retry]).unref()
+    }
   }
 
   #check (e: EventInput) {
