@@ -220,7 +220,7 @@ t.test('usage upload: what was inserted, duplicates on a second upload, and ever
 t.test('runs tail prints each event once as it comes, across dropped connections', async (t) => {
   const server = await listen(t, { AGENT_MODULES: SLOW_AGENTS })
   const headers = { authorization: `Bearer ${tokenFor('tailer')}`, 'content-type': 'application/json' }
-  const posted = await fetch(`${server.url}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: 'tail me', agent: 'slow', input: { steps: 8, ms: 300 } }) })
+  const posted = await fetch(`${server.url}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: 'tail me', agent: 'slow', input: { steps: 8, ms: 1500 } }) })
   const { run_id } = await posted.json() as { run_id: string }
   const n = slowRunTypes(8).length
   const printed = (out: string) => out.split('\n').filter(Boolean).length
