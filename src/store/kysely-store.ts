@@ -6,7 +6,7 @@ import { openDatabase, type Database, type Dialect } from './database.js'
 import { createHousekeeping } from './housekeeping.js'
 import { migrationProvider } from './migrations/index.js'
 import { decodeCursor, encodeCursor, threadTitle, toJson, toMessage, toRun, toThread, toUsageRecord, toUsageRow } from './rows.js'
-import { ACTIVE_STATUSES, FencedError, type ClaimedRun, type RunStatus, type Store, type UsageGroup, type UsageRange } from './types.js'
+import { ACTIVE_STATUSES, FencedError, type ClaimedRun, type EventBatch, type RunStatus, type Store, type UsageGroup, type UsageRange } from './types.js'
 
 export interface StoreOptions {
   /** the clock of resource timestamps; tests pin it */
@@ -55,6 +55,18 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
         throw err
       }
     })
+  }
+  /**
+   * The fence for several runs in one statement (one round trip): only each epoch's holder
+   * appends, and only right after the run's last stored seq. Resolves with the runs it let through.
+   */
+  const fence = async (trx: Kysely<Database>, batches: readonly EventBatch[]): Promise<Set<string>> => {
+    const values = sql.join(batches.map((b) => sql`(${b.run_id}, cast(${b.epoch} as integer), cast(${b.events[0].seq} as integer), cast(${b.events[b.events.length - 1].seq} as integer))`))
+    const { rows } = await sql<{ run_id: string }>`with v(run_id, epoch, first_seq, last_seq) as (values ${values})
+      update runs set last_seq = (select v.last_seq from v where v.run_id = runs.run_id)
+      where exists (select 1 from v where v.run_id = runs.run_id and v.epoch = runs.epoch and v.first_seq - 1 = runs.last_seq)
+      returning run_id`.execute(trx)
+    return new Set(rows.map((r) => r.run_id))
   }
   // Postgres locks the rows it picks and skips those another process holds; SQLite has one writer
   const forUpdate = <Q extends { forUpdate: () => Q, skipLocked: () => Q }>(q: Q): Q => dialect === 'postgres' ? q.forUpdate().skipLocked() : q
@@ -217,22 +229,30 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
     },
 
     async appendBatches (batches) {
-      const fenced = new Set<string>()
+      const fenced = new Set<EventBatch>()
       const rows: Array<Insertable<Database['events']>> = []
       const at = iso()
       for (const { run_id: runId, events } of batches) {
         const first = events[0]?.seq
         if (events.some((e, i) => e.run_id !== runId || e.seq !== first + i)) throw new Error(`run ${runId}: a batch of events must be one run's consecutive seqs`)
       }
+      const live = batches.filter((b) => b.events.length > 0)
+      if (live.length === 0) return fenced
       await db.transaction().execute(async (trx) => {
-        for (const { run_id: runId, epoch, events } of batches) {
-          if (events.length === 0) continue
-          // the fence: only the epoch's holder appends, and only right after the last stored seq
-          const updated = await trx.updateTable('runs').set({ last_seq: events[events.length - 1].seq })
-            .where('run_id', '=', runId).where('epoch', '=', epoch).where('last_seq', '=', events[0].seq - 1)
-            .executeTakeFirst()
-          if (Number(updated.numUpdatedRows) !== 1) { fenced.add(runId); continue }
-          for (const e of events) rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: JSON.stringify(e.data), created_at: at })
+        // a run named twice (two holders' writes in one commit) is fenced in a round of its own
+        for (let round = live; round.length > 0;) {
+          const once = new Map<string, EventBatch>()
+          const again: EventBatch[] = []
+          for (const b of round) {
+            if (once.has(b.run_id)) again.push(b)
+            else once.set(b.run_id, b)
+          }
+          const kept = await fence(trx, [...once.values()])
+          for (const b of once.values()) {
+            if (!kept.has(b.run_id)) { fenced.add(b); continue }
+            for (const e of b.events) rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: JSON.stringify(e.data), created_at: at })
+          }
+          round = again
         }
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('events').values(rows.slice(i, i + INSERT_CHUNK)).execute()
       })

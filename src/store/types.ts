@@ -167,9 +167,9 @@ export interface Store extends Housekeeping {
   appendEvents (runId: string, epoch: number, events: readonly RunEvent[]): Promise<void>
   /**
    * Group commit: several runs' events in one transaction, each run fenced as `appendEvents` is.
-   * Resolves with the runs whose fence refused them (their events are not written; the others are).
+   * Resolves with the batches whose fence refused them (their events are not written; the others are).
    */
-  appendBatches (batches: readonly EventBatch[]): Promise<Set<string>>
+  appendBatches (batches: readonly EventBatch[]): Promise<Set<EventBatch>>
   /**
    * Sets the final status, result/error and finished_at; writes the assistant message; the thread's
    * next unfinished run becomes its active one; the lease is dropped. FencedError on a stale epoch.

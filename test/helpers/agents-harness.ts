@@ -21,7 +21,7 @@ export async function runPackAgent<R = any> (name: string, content: string, reco
   const agents = pack.agents!.map((a) => replace.find((r) => r.name === a.name) ?? a)
   const registry = new AgentRegistry().register({ ...pack, agents })
   const events: RunEvent[] = []
-  const store = { appendBatches: async (batches: readonly EventBatch[]) => { for (const b of batches) events.push(...b.events); return new Set<string>() } } as unknown as Store
+  const store = { appendBatches: async (batches: readonly EventBatch[]) => { for (const b of batches) events.push(...b.events); return new Set<EventBatch>() } } as unknown as Store
   const bus = { publish: async () => {} } as unknown as EventBus
   const ids = { run_id: randomUUID(), thread_id: randomUUID(), user_id: 'user-1' }
   const scope = UserExecutionContext.create({ user_id: ids.user_id }).forRun(ids)

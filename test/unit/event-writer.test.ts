@@ -15,7 +15,7 @@ function fakeStore () {
     async appendBatches (batches: readonly EventBatch[]) {
       if (state.fail > 0) { state.fail--; throw new Error('database is locked') }
       commits.push(batches.map((b) => [b.run_id, b.events.map((e) => e.seq)]))
-      return new Set(batches.map((b) => b.run_id).filter((r) => state.fence.has(r)))
+      return new Set(batches.filter((b) => state.fence.has(b.run_id)))
     }
   } as unknown as Store
   return { store, commits, state }

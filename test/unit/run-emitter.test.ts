@@ -31,7 +31,7 @@ function fakeStore (opts: { hold?: boolean } = {}) {
       called.resolve()
       called = deferred()
       if (!opts.hold) done.resolve()
-      return done.promise.then(() => new Set<string>())
+      return done.promise.then(() => new Set<EventBatch>())
     }
   } as unknown as Store
   // a failed append fails at once here; the writer's retries have a test of their own

@@ -431,3 +431,17 @@ t.test('createStore refuses urls it cannot serve', async (t) => {
   await t.rejects(createStore('mysql://localhost/db'), /DATABASE_URL/)
   await t.rejects(createStore('postgres://localhost/db?schema=Bad-Name'), /invalid schema name "Bad-Name"/)
 })
+
+for (const base of databaseUrls()) {
+  t.test(`${base.split(':')[0]}: one commit holding two holders' writes for one run stores the current holder's only`, async (t) => {
+    const store = await open(t, base)
+    const { run } = await store.createRun({ user_id: 'alice', content: 'twice', agent: 'supervisor', multitask: 'reject', limits: { perUser: 3, queuedPerUser: 20 } })
+    const [claimed] = await store.claimRuns({ owner: 'p1', now: 0, leaseMs: 1000, perUser: 3, limit: 1 })
+    const stale = { run_id: run.run_id, epoch: 0, events: [toolCompleted(run, 1, 'error')] }
+    const current = { run_id: run.run_id, epoch: claimed!.epoch, events: runEvents(run).slice(0, 2) }
+    const fenced = await store.appendBatches([stale, current])
+    t.strictSame([...fenced], [stale], 'the stale write is refused')
+    t.strictSame((await store.listEvents('alice', run.run_id, 0))!.map((e) => e.seq), [1, 2])
+    t.strictSame((await store.listEvents('alice', run.run_id, 0))!, current.events, 'the current holder\'s events, as written')
+  })
+}

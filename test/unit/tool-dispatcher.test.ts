@@ -16,7 +16,7 @@ t.teardown(() => clearInterval(keepAlive))
 /** One run's agents on a store that keeps events in an array: runAgent and callTool without a server. */
 function harness (mod: AgentModule, limits: Partial<RunLimits> = {}) {
   const events: RunEvent[] = []
-  const store = { async appendBatches (batches: readonly EventBatch[]) { for (const b of batches) events.push(...b.events); return new Set<string>() } } as unknown as Store
+  const store = { async appendBatches (batches: readonly EventBatch[]) { for (const b of batches) events.push(...b.events); return new Set<EventBatch>() } } as unknown as Store
   const registry = new AgentRegistry().register(mod)
   const scope = UserExecutionContext.create({ user_id: 'user-1' }).forRun({ run_id: 'run-1', thread_id: 'thread-1', user_id: 'user-1' })
   const emitter = new RunEmitter(scope, { store, bus: createMemoryBus(), log: silentLogger, epoch: 1 })

@@ -50,7 +50,7 @@ export class EventWriter {
         const fenced = await this.#store.appendBatches(batch)
         this.failing = false
         for (const p of batch) {
-          if (fenced.has(p.run_id)) p.reject(new FencedError(`run ${p.run_id}: epoch ${p.epoch} no longer holds seq ${p.events[0]?.seq}`))
+          if (fenced.has(p)) p.reject(new FencedError(`run ${p.run_id}: epoch ${p.epoch} no longer holds seq ${p.events[0]?.seq}`))
           else p.resolve()
         }
         return
