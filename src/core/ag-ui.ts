@@ -209,6 +209,8 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
         const timestamp = ms(e.data.timestamp)
         return [...closeAll(timestamp), { type: EventType.RUN_ERROR, message: e.data.error.message, code: e.data.error.code, timestamp }]
       }
+      default:
+        return []
     }
   }
 

@@ -197,6 +197,8 @@ async function simulate (content: string, records: readonly UsageRecord[]): Prom
       signal: new AbortController().signal,
       log: silentLogger,
       think (thought) { events.push({ type: 'agent_thinking', data: { ...agent, thought } }) },
+      stream () {},
+      async ask () { throw new Error('the simulation cannot ask') },
       async call_tool (tool, args) {
         const call = { ...agent, tool_name: tool, tool_call_id: `call-${++callCount}` }
         events.push({ type: 'tool_executing', data: { ...call, parameters: json(args) } })
