@@ -547,7 +547,7 @@ for (const url of databaseUrls()) {
       const app = await build(t, { DATABASE_URL: url })
       const zero = await app.inject({ method: 'GET', url: '/me/stats', headers: auth('alice') })
       t.equal(zero.statusCode, 200)
-      t.strictSame(zero.json(), { runs: { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }, tool_calls: 0, tool_errors: 0, mean_run_ms: null })
+      t.strictSame(zero.json(), { runs: { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 }, tool_calls: 0, tool_errors: 0, mean_run_ms: null })
 
       const runs: RunBody[] = []
       // without data: usage_profile alone
@@ -560,13 +560,13 @@ for (const url of databaseUrls()) {
       const stats = (await app.inject({ method: 'GET', url: '/me/stats', headers: auth('alice') })).json()
       const ms = runs.map((r) => Date.parse(r.finished_at!) - Date.parse(r.started_at!))
       t.strictSame(stats, {
-        runs: { queued: 0, running: 0, completed: 2, failed: 0, cancelled: 0 },
+        runs: { queued: 0, running: 0, waiting: 0, completed: 2, failed: 0, cancelled: 0 },
         tool_calls: 6,
         tool_errors: 0,
         mean_run_ms: (ms[0] + ms[1]) / 2
       })
       const bob = (await app.inject({ method: 'GET', url: '/me/stats', headers: auth('bob') })).json()
-      t.strictSame(bob.runs, { queued: 0, running: 0, completed: 1, failed: 0, cancelled: 0 }, 'another user\'s runs are not counted')
+      t.strictSame(bob.runs, { queued: 0, running: 0, waiting: 0, completed: 1, failed: 0, cancelled: 0 }, 'another user\'s runs are not counted')
       t.equal(bob.tool_calls, 1)
     })
 
@@ -623,7 +623,7 @@ for (const url of databaseUrls()) {
 
       t.strictSame((await app.inject({ method: 'GET', url: '/threads', headers: auth('bob') })).json(), { threads: [], next_cursor: null })
       t.strictSame((await app.inject({ method: 'GET', url: '/me/stats', headers: auth('bob') })).json().runs,
-        { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 })
+        { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 })
       // nothing bob did touched alice's thread or run
       const msgs = (await app.inject({ method: 'GET', url: `/threads/${accepted.thread_id}/messages`, headers: auth('alice') })).json().messages
       t.strictSame(msgs.map((m: { role: string }) => m.role), ['user', 'assistant'])
