@@ -253,3 +253,38 @@ t.test('the resume frame, and a client resuming mid-answer gets the rest of the 
   t.strictSame(whole, await events(server.app, runId), 'the client saw exactly what is stored')
   assertRunContract(t, whole as any)
 })
+
+t.test('the pack: with "ask", actions asks before planning a customer-facing feature\'s move to a cheaper model, and leaves it out on "no"', async (t) => {
+  const app = await build(t)
+  const rec = (type: string, feature: string, savings: number) => ({
+    type, title: `${type} ${feature}`, monthly_savings_usd: savings, savings_pct: 0.2, confidence: 'high', risk: 'r',
+    evidence: { feature, moves: [{ from: 'big', to: 'small', requests: 10, current_cost_usd: 40, new_cost_usd: 10 }] }
+  })
+  const recommendations = [rec('tiering', 'support-chat', 300), rec('tiering', 'classify', 100), rec('caching', 'support-chat', 20)]
+  const { run_id: runId } = await postMessage(app, USER, { content: 'plan', agent: 'actions', input: { recommendations, ask: true } })
+  const request = await asked(app, runId)
+  t.match(request.data, { agent_name: 'actions', kind: 'question', schema: { type: 'boolean' }, question: /^Plan moving support-chat, a customer-facing feature, to a cheaper model\? It would save about \$300\.00 a month/ })
+  t.equal((await resume(app, runId, { interrupt_id: request.data.interrupt_id, answer: false })).statusCode, 202)
+  const run = await waitForRun(app, USER, runId)
+  const plan = run.result as { phases: Array<{ steps: Array<{ title: string }> }>, risks: string[] }
+  t.strictSame(plan.phases.flatMap((p) => p.steps.map((s) => s.title)), ['caching support-chat', 'tiering classify'])
+  t.match(plan.risks.at(-1), /^Left out, as you asked: tiering support-chat/)
+  assertRunContract(t, await events(app, runId) as any)
+
+  const plain = await postMessage(app, USER, { content: 'plan', agent: 'actions', input: { recommendations } })
+  await waitForRun(app, USER, plain.run_id)
+  t.notOk((await events(app, plain.run_id)).some((e) => e.type === 'input_requested'), 'without "ask" nothing is asked')
+})
+
+t.test('the pack streams its answer section by section, and the deltas add up to it', async (t) => {
+  const app = await build(t)
+  t.equal((await app.inject({ method: 'POST', url: '/usage/sample', headers: auth(USER), payload: { profile: 'team' } })).statusCode, 200)
+  const { run_id: runId } = await postMessage(app, USER, { content: 'How can we cut our LLM costs?' })
+  const run = await waitForRun(app, USER, runId)
+  const all = await events(app, runId)
+  const deltas = all.filter((e) => e.type === 'answer_delta')
+  t.ok(deltas.length > 3, 'section by section')
+  t.ok(deltas.every((e) => e.data.agent_name === 'reporting'), 'written by reporting')
+  t.equal(streamed(all), (run.result as { answer: string }).answer)
+  assertRunContract(t, all as any)
+})
