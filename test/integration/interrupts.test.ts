@@ -257,7 +257,12 @@ t.test('the resume frame, and a client resuming mid-answer gets the rest of the 
 t.test('the pack: with "ask", actions asks before planning a customer-facing feature\'s move to a cheaper model, and leaves it out on "no"', async (t) => {
   const app = await build(t)
   const rec = (type: string, feature: string, savings: number) => ({
-    type, title: `${type} ${feature}`, monthly_savings_usd: savings, savings_pct: 0.2, confidence: 'high', risk: 'r',
+    type,
+    title: `${type} ${feature}`,
+    monthly_savings_usd: savings,
+    savings_pct: 0.2,
+    confidence: 'high',
+    risk: 'r',
     evidence: { feature, moves: [{ from: 'big', to: 'small', requests: 10, current_cost_usd: 40, new_cost_usd: 10 }] }
   })
   const recommendations = [rec('tiering', 'support-chat', 300), rec('tiering', 'classify', 100), rec('caching', 'support-chat', 20)]
