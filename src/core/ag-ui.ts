@@ -51,6 +51,15 @@ const by = (owner: string | undefined) => owner === undefined ? {} : { subagentR
 export function createAgUiMapper (opts: AgUiMapperOptions) {
   let started = false
   let ended = false
+  /** the assistant message `answer_delta`s are streaming into, and how many there were */
+  let answerId: string | undefined
+  let answers = 0
+  const endAnswer = (timestamp: number): AGUIEvent[] => {
+    if (answerId === undefined) return []
+    const messageId = answerId
+    answerId = undefined
+    return [{ type: EventType.TEXT_MESSAGE_END, messageId, timestamp }]
+  }
   const attempts = new Map<string, Attempt>()
   const frames = new Map<string, Frame>()
   const frameKey = (f: Frame) => f.kind === 'subagent' ? `s ${f.subagentRunId}` : `t ${f.owner ?? ''} ${f.name}`
@@ -187,14 +196,37 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
           timestamp: ms(e.data.timestamp)
         }]
       }
+      case 'answer_delta': {
+        // the answer as it is written; a reset starts a new message, as AG-UI cannot take text back
+        const timestamp = ms(e.data.timestamp)
+        const out: AGUIEvent[] = e.data.reset ? endAnswer(timestamp) : []
+        if (answerId === undefined) {
+          answerId = answers++ === 0 ? `${runId}:answer` : `${runId}:answer:${answers}`
+          out.push({ type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', timestamp })
+        }
+        if (e.data.delta) out.push({ type: EventType.TEXT_MESSAGE_CONTENT, messageId: answerId, delta: e.data.delta, timestamp })
+        return out
+      }
+      case 'input_requested':
+      case 'input_received': {
+        const { timestamp, ...value } = e.data
+        return [{ type: EventType.CUSTOM, name: `agentwire.${e.type}`, value, timestamp: ms(timestamp) }]
+      }
       case 'run_completed': {
         const timestamp = ms(e.data.timestamp)
-        const answerId = `${runId}:answer`
+        if (answers > 0) {
+          return [
+            ...closeAll(timestamp),
+            ...endAnswer(timestamp),
+            { type: EventType.RUN_FINISHED, threadId, runId, result: e.data.result, outcome: { type: 'success' }, timestamp }
+          ]
+        }
+        const messageId = `${runId}:answer`
         return [
           ...closeAll(timestamp),
-          { type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', timestamp },
-          { type: EventType.TEXT_MESSAGE_CONTENT, messageId: answerId, delta: answerText(e.data.result), timestamp },
-          { type: EventType.TEXT_MESSAGE_END, messageId: answerId, timestamp },
+          { type: EventType.TEXT_MESSAGE_START, messageId, role: 'assistant', timestamp },
+          { type: EventType.TEXT_MESSAGE_CONTENT, messageId, delta: answerText(e.data.result), timestamp },
+          { type: EventType.TEXT_MESSAGE_END, messageId, timestamp },
           { type: EventType.RUN_FINISHED, threadId, runId, result: e.data.result, outcome: { type: 'success' }, timestamp }
         ]
       }
@@ -202,12 +234,13 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
         const timestamp = ms(e.data.timestamp)
         return [
           ...closeAll(timestamp),
+          ...endAnswer(timestamp),
           { type: EventType.RUN_FINISHED, threadId, runId, outcome: { type: 'cancelled' }, metadata: { agentwire: { reason: e.data.reason } }, timestamp }
         ]
       }
       case 'run_failed': {
         const timestamp = ms(e.data.timestamp)
-        return [...closeAll(timestamp), { type: EventType.RUN_ERROR, message: e.data.error.message, code: e.data.error.code, timestamp }]
+        return [...closeAll(timestamp), ...endAnswer(timestamp), { type: EventType.RUN_ERROR, message: e.data.error.message, code: e.data.error.code, timestamp }]
       }
       default:
         return []

@@ -13,17 +13,19 @@ const streamed = (events: Array<{ type: string, data: any }>) => events.filter((
 t.test('SIGKILL the process a run waits on: another process takes it over, finds the answer, and the call runs once', { skip }, async (t) => {
   const c = cluster(t, postgres, redis, { AGENT_MODULES: './test/fixtures/hitl-agents.mjs' })
   const a = await c.start()
-  const b = await c.start()
   // answered after the takeover: the new holder waits on the same interrupt
   const late = (await post(a, 'alice', '/messages', { content: 'pay', agent: 'payer', input: { args: { to: 'bob', amount: 500 } } })).body.run_id as string
   // answered while no process holds it: the new holder finds the stored answer
   const early = (await post(a, 'alice', '/messages', { content: 'count', agent: 'asker', input: {} })).body.run_id as string
+  const requestOf = (runId: string) => eventually(async () => (await get(a, 'alice', `/runs/${runId}/events`)).events.find((e: any) => e.type === 'input_requested'), 'input_requested')
+  const lateAsk = await requestOf(late)
+  const earlyAsk = await requestOf(early)
+  t.equal((await get(a, 'alice', `/runs/${late}`)).status, 'waiting')
+  // started once both wait on A, so A holds them
+  const b = await c.start()
   const lateWatch = follow(() => [b], 'alice', late)
   const earlyWatch = follow(() => [b], 'alice', early)
-  const requestOf = (w: typeof lateWatch) => eventually(() => w.events.find((e) => e.type === 'input_requested'), 'input_requested')
-  const lateAsk = await requestOf(lateWatch)
-  const earlyAsk = await requestOf(earlyWatch)
-  t.equal((await get(b, 'alice', `/runs/${late}`)).status, 'waiting')
+  await eventually(() => (lateWatch.events.length && earlyWatch.events.length) || undefined, 'followed from B')
 
   a.child.kill('SIGKILL')
   await a.exited
