@@ -53,12 +53,14 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
   let ended = false
   /** the assistant message `answer_delta`s are streaming into, and how many there were */
   let answerId: string | undefined
+  /** the sub-agent writing it, if a sub-agent is: the message is attributed to it and ends with it */
+  let answerOwner: string | undefined
   let answers = 0
   const endAnswer = (timestamp: number): AGUIEvent[] => {
     if (answerId === undefined) return []
     const messageId = answerId
     answerId = undefined
-    return [{ type: EventType.TEXT_MESSAGE_END, messageId, timestamp }]
+    return [{ type: EventType.TEXT_MESSAGE_END, messageId, ...by(answerOwner), timestamp }]
   }
   const attempts = new Map<string, Attempt>()
   const frames = new Map<string, Frame>()
@@ -122,6 +124,11 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
     const d = e.data
     const timestamp = ms(d.timestamp)
     const attempt = attempts.get(d.agent_id)
+    const ending = answerId !== undefined && answerOwner !== undefined && answerOwner === attempt?.subagentRunId ? endAnswer(timestamp) : []
+    return [...ending, ...agentEndedEvents(e, d, timestamp, attempt)]
+  }
+
+  function agentEndedEvents (e: Ev<'agent_completed'> | Ev<'agent_error'>, d: Ev<'agent_completed'>['data'] | Ev<'agent_error'>['data'], timestamp: number, attempt: Attempt | undefined): AGUIEvent[] {
     if (!attempt?.subagentRunId) {
       // the root agent: its end is the run's end, except a failed attempt that is retried
       return e.type === 'agent_error'
@@ -199,12 +206,14 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
       case 'answer_delta': {
         // the answer as it is written; a reset starts a new message, as AG-UI cannot take text back
         const timestamp = ms(e.data.timestamp)
-        const out: AGUIEvent[] = e.data.reset ? endAnswer(timestamp) : []
+        const owner = e.data.agent_id === undefined ? undefined : attempts.get(e.data.agent_id)?.subagentRunId
+        const out: AGUIEvent[] = e.data.reset || (answerId !== undefined && owner !== answerOwner) ? endAnswer(timestamp) : []
         if (answerId === undefined) {
           answerId = answers++ === 0 ? `${runId}:answer` : `${runId}:answer:${answers}`
-          out.push({ type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', timestamp })
+          answerOwner = owner
+          out.push({ type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', ...by(owner), timestamp })
         }
-        if (e.data.delta) out.push({ type: EventType.TEXT_MESSAGE_CONTENT, messageId: answerId, delta: e.data.delta, timestamp })
+        if (e.data.delta) out.push({ type: EventType.TEXT_MESSAGE_CONTENT, messageId: answerId, delta: e.data.delta, ...by(owner), timestamp })
         return out
       }
       case 'input_requested':
