@@ -3,7 +3,7 @@ import { errorResponses } from '../plugins/swagger.js'
 import { userOf } from '../plugins/user-context.js'
 import { Errors } from '../src/errors.js'
 import { errorBody } from '../plugins/errors.js'
-import { ResumeSchema } from '../src/core/events.js'
+import { ResumeFields } from '../src/core/events.js'
 
 const Params = Type.Object({ run_id: Type.String({ minLength: 1, maxLength: 128 }) })
 /** events one GET /runs/:id/events answers with at most */
@@ -166,7 +166,13 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'event\'s `schema`; a bad one is `400 invalid_request` and the run keeps waiting. The first answer wins: a later one, or one after ' +
         'the expiry or the run\'s end, is `409 interrupt_closed`. The run then emits `input_received` and goes on, on whichever process holds it.',
       params: Params,
-      body: ResumeSchema,
+      body: Type.Object(ResumeFields, {
+        additionalProperties: false,
+        examples: [
+          { interrupt_id: '0193a6f0-9e11-7c02-8d3e-4f5a6b7c8d9e', decision: 'approve', arguments: { to: 'bob', amount: 50 } },
+          { interrupt_id: '0193a6f0-9e11-7c02-8d3e-4f5a6b7c8d9e', answer: 3 }
+        ]
+      }),
       response: {
         202: Type.Object({ run_id: Type.String(), interrupt_id: Type.String() }, {
           description: 'The answer is stored; the run goes on.',
