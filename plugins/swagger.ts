@@ -15,6 +15,7 @@ const CODES: Readonly<Record<ErrorCode, { status: number, meaning: string, examp
   forbidden_origin: { status: 403, meaning: 'WebSocket Origin not allowed', example: 'origin not allowed' },
   not_found: { status: 404, meaning: 'no such resource for this user (another user\'s looks exactly like a missing one)', example: 'run not found' },
   thread_busy: { status: 409, meaning: 'a run is active on the thread and the multitask strategy is `reject`', example: 'a run is active on this thread' },
+  interrupt_closed: { status: 409, meaning: 'the interrupt was answered already, expired, or its run has ended', example: 'the interrupt was answered already' },
   payload_too_large: { status: 413, meaning: 'the body is over the limit', example: 'Request body is too large' },
   rate_limited: { status: 429, meaning: 'per-user request or run limit hit; `Retry-After` says when to try again', example: 'too many requests, retry in 2 s' },
   unavailable: { status: 503, meaning: 'shutting down or not ready', example: 'shutting down' },

@@ -14,13 +14,13 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [{ bearer: [] }],
       response: {
         200: Type.Object({
-          runs: Type.Object({ queued: Count, running: Count, completed: Count, failed: Count, cancelled: Count }),
+          runs: Type.Object({ queued: Count, running: Count, waiting: Count, completed: Count, failed: Count, cancelled: Count }),
           tool_calls: Count,
           tool_errors: Count,
           mean_run_ms: Type.Union([Type.Number(), Type.Null()])
         }, {
           description: 'The counts.',
-          examples: [{ runs: { queued: 0, running: 1, completed: 12, failed: 1, cancelled: 2 }, tool_calls: 57, tool_errors: 3, mean_run_ms: 1834.2 }]
+          examples: [{ runs: { queued: 0, running: 1, waiting: 0, completed: 12, failed: 1, cancelled: 2 }, tool_calls: 57, tool_errors: 3, mean_run_ms: 1834.2 }]
         }),
         ...errorResponses(['unauthorized'])
       }

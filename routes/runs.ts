@@ -3,11 +3,12 @@ import { errorResponses } from '../plugins/swagger.js'
 import { userOf } from '../plugins/user-context.js'
 import { Errors } from '../src/errors.js'
 import { errorBody } from '../plugins/errors.js'
+import { ResumeFields } from '../src/core/events.js'
 
 const Params = Type.Object({ run_id: Type.String({ minLength: 1, maxLength: 128 }) })
 /** events one GET /runs/:id/events answers with at most */
 const EVENTS_PAGE = 1000
-const Status = Type.Union(['queued', 'running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)))
+const Status = Type.Union(['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)))
 const RUN_ID = '0193a6f0-8d2b-7f02-8c6d-3e1a4b5c6d78'
 const THREAD_ID = '0193a6f0-7c1e-7b3a-9a51-2f4c6d8e0b12'
 const eventExample = {
@@ -152,6 +153,36 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const result = await app.engine.cancel(userOf(request), request.params.run_id)
+    return reply.code(202).send(result)
+  })
+
+  app.post('/runs/:run_id/resume', {
+    schema: {
+      ...common,
+      operationId: 'resumeRun',
+      summary: 'Answer a run that waits for you',
+      description: 'Answers the interrupt of an `input_requested` event: `{"interrupt_id","decision":"approve"|"reject","reason"?,"arguments"?}` ' +
+        'for an approval (`arguments` replace the tool call\'s), `{"interrupt_id","answer"}` for a question. The answer must meet the ' +
+        'event\'s `schema`; a bad one is `400 invalid_request` and the run keeps waiting. The first answer wins: a later one, or one after ' +
+        'the expiry or the run\'s end, is `409 interrupt_closed`. The run then emits `input_received` and goes on, on whichever process holds it.',
+      params: Params,
+      body: Type.Object(ResumeFields, {
+        additionalProperties: false,
+        examples: [
+          { interrupt_id: '0193a6f0-9e11-7c02-8d3e-4f5a6b7c8d9e', decision: 'approve', arguments: { to: 'bob', amount: 50 } },
+          { interrupt_id: '0193a6f0-9e11-7c02-8d3e-4f5a6b7c8d9e', answer: 3 }
+        ]
+      }),
+      response: {
+        202: Type.Object({ run_id: Type.String(), interrupt_id: Type.String() }, {
+          description: 'The answer is stored; the run goes on.',
+          examples: [{ run_id: RUN_ID, interrupt_id: '0193a6f0-9e11-7c02-8d3e-4f5a6b7c8d9e' }]
+        }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found', 'interrupt_closed', 'payload_too_large'])
+      }
+    }
+  }, async (request, reply) => {
+    const result = await app.engine.resume(userOf(request), request.params.run_id, request.body)
     return reply.code(202).send(result)
   })
 }

@@ -1,5 +1,5 @@
 import { AgentwireError } from './errors.js'
-import { AgentwireHttp, type MessageBody, type RunStatus } from './http.js'
+import { AgentwireHttp, type MessageBody, type ResumeBody, type RunStatus } from './http.js'
 import { Link, type ServerFrame, type SocketLike, type WebSocketClass } from './link.js'
 import { Run, RunFeed, ThreadFollow, type RunHost } from './run.js'
 import { TokenSource, type TokenOption } from './token.js'
@@ -139,6 +139,11 @@ export class AgentwireClient implements RunHost {
   /** `POST /runs/:id/cancel`. */
   cancel (runId: string): Promise<{ run_id: string, status: RunStatus }> {
     return this.http.cancelRun(runId)
+  }
+
+  /** `POST /runs/:id/resume`: answers the run's `input_requested` (contract §5.6). */
+  resume (runId: string, body: ResumeBody): Promise<{ run_id: string, interrupt_id: string }> {
+    return this.http.resumeRun(runId, body)
   }
 
   /** Closes the connection; everything still followed fails with `closed`. */

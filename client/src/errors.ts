@@ -3,7 +3,7 @@ import type { ErrorBody, RunEventOf } from './wire.js'
 /** The stable error codes of the contract (docs/contract.md, §2). */
 export type ContractErrorCode =
   | 'invalid_request' | 'unknown_agent' | 'unauthorized' | 'forbidden_origin' | 'not_found'
-  | 'thread_busy' | 'payload_too_large' | 'rate_limited' | 'unavailable' | 'internal'
+  | 'thread_busy' | 'interrupt_closed' | 'payload_too_large' | 'rate_limited' | 'unavailable' | 'internal'
 
 /**
  * A contract code, or one of the client's own: `network` (the server could not be reached),

@@ -2,7 +2,12 @@ import { AgentwireError, errorFromResponse } from './errors.js'
 import type { TokenSource } from './token.js'
 import type { Multitask, RunEvent } from './wire.js'
 
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
+export type RunStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'
+
+/** The answer to an interrupt (`input_requested`): a decision for an approval, an `answer` for a question. */
+export type ResumeBody =
+  | { interrupt_id: string, decision: 'approve' | 'reject', reason?: string, arguments?: Record<string, unknown> }
+  | { interrupt_id: string, answer: unknown }
 
 /** What `POST /messages` answers. */
 export interface Accepted {
@@ -130,6 +135,10 @@ export class AgentwireHttp {
 
   cancelRun (runId: string): Promise<{ run_id: string, status: RunStatus }> {
     return this.request('POST', `/runs/${encodeURIComponent(runId)}/cancel`)
+  }
+
+  resumeRun (runId: string, body: ResumeBody): Promise<{ run_id: string, interrupt_id: string }> {
+    return this.request('POST', `/runs/${encodeURIComponent(runId)}/resume`, { body })
   }
 
   listThreads (opts: { limit?: number, cursor?: string } = {}): Promise<{ threads: Thread[], next_cursor: string | null }> {

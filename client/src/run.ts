@@ -1,5 +1,5 @@
 import { AgentwireError, RunCancelledError, RunFailedError } from './errors.js'
-import type { RunStatus } from './http.js'
+import type { ResumeBody, RunStatus } from './http.js'
 import { TERMINAL_TYPES, type RunEvent } from './wire.js'
 
 const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_TYPES)
@@ -59,6 +59,7 @@ export class RunFeed {
 
 export interface RunHost {
   cancel (runId: string): Promise<{ run_id: string, status: RunStatus }>
+  resume (runId: string, body: ResumeBody): Promise<{ run_id: string, interrupt_id: string }>
   release (feed: RunFeed): void
 }
 
@@ -116,6 +117,22 @@ export class Run {
   /** Asks the server to cancel the run; the events still end with its terminal event. */
   cancel (): Promise<{ run_id: string, status: RunStatus }> {
     return this.host.cancel(this.id)
+  }
+
+  /**
+   * Answers an `input_requested` of this run: `{ decision: 'approve' | 'reject', reason?, arguments? }`
+   * for an approval, `{ answer }` for a question. Rejects with `invalid_request` (the run keeps
+   * waiting) or `interrupt_closed`.
+   */
+  respond (interruptId: string, answer: { decision: 'approve' | 'reject', reason?: string, arguments?: Record<string, unknown> } | { answer: unknown }): Promise<{ run_id: string, interrupt_id: string }> {
+    return this.host.resume(this.id, { interrupt_id: interruptId, ...answer } as ResumeBody)
+  }
+
+  /** The text of the answer streamed so far (`answer_delta` events; contract §5.7). */
+  get answerSoFar (): string {
+    let text = ''
+    for (const e of this.feed.events) if (e.type === 'answer_delta') text = e.data.reset ? e.data.delta : text + e.data.delta
+    return text
   }
 
   /** Stops following the run (its events stop arriving; the run itself goes on). */

@@ -86,6 +86,44 @@ export interface AgentErrorData {
   attempt: number
 }
 
+/** `data` of an `input_requested` event. */
+export interface InputRequestedData {
+  agent_id: string
+  agent_name: string
+  timestamp: number
+  interrupt_id: string
+  kind: 'approval' | 'question'
+  tool_name?: string
+  tool_call_id?: string
+  arguments?: unknown
+  question?: string
+  schema: unknown
+  expires_at: string
+}
+
+/** `data` of an `input_received` event. */
+export interface InputReceivedData {
+  agent_id: string
+  agent_name: string
+  timestamp: number
+  interrupt_id: string
+  kind: 'approval' | 'question'
+  by: 'user' | 'expiry' | 'cancel'
+  decision?: 'approve' | 'reject'
+  reason?: string
+  arguments?: unknown
+  answer?: unknown
+}
+
+/** `data` of an `answer_delta` event. */
+export interface AnswerDeltaData {
+  timestamp: number
+  delta: string
+  reset?: true
+  agent_id?: string
+  agent_name?: string
+}
+
 /** `data` of a `run_queued` event. */
 export interface RunQueuedData {
   timestamp: number
@@ -122,6 +160,9 @@ export interface EventDataMap {
   tool_completed: ToolCompletedData
   agent_completed: AgentCompletedData
   agent_error: AgentErrorData
+  input_requested: InputRequestedData
+  input_received: InputReceivedData
+  answer_delta: AnswerDeltaData
   run_queued: RunQueuedData
   run_completed: RunCompletedData
   run_failed: RunFailedData
@@ -192,6 +233,16 @@ export type ClientFrame =
     type: 'cancel'
     id?: string | number
     run_id: string
+  }
+  | {
+    type: 'resume'
+    id?: string | number
+    run_id: string
+    interrupt_id: string
+    decision?: 'approve' | 'reject'
+    reason?: string
+    arguments?: Record<string, unknown>
+    answer?: unknown
   }
   | {
     type: 'ping'

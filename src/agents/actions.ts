@@ -36,27 +36,46 @@ const PHASES: readonly PhaseKind[] = [
   { name: 'Guardrails', goal: 'Bound what one request can cost.', types: ['limits'] }
 ]
 
-export const actions = defineAgent<{ recommendations: Recommendation[], anomalies?: Spike[] }, ActionPlan>({
+/** Features whose answers reach customers: moving them to another model is the user's call. */
+const CUSTOMER_FACING = /support|chat|customer|assistant|help|concierge|agent/i
+const movesCustomerFacing = (r: Recommendation) =>
+  (r.type === 'tiering' || r.type === 'routing') && CUSTOMER_FACING.test(String(r.evidence.feature ?? ''))
+
+export const actions = defineAgent<{ recommendations: Recommendation[], anomalies?: Spike[], ask?: boolean }, ActionPlan>({
   name: 'actions',
   description: 'Turns recommendations (and any spend spikes) into a phased plan: steps, their risks, and the triggers that roll each back.',
   input_schema: {
     type: 'object',
-    properties: { recommendations: { type: 'array', items: { type: 'object' } }, anomalies: { type: 'array', items: { type: 'object' } } },
+    properties: { recommendations: { type: 'array', items: { type: 'object' } }, anomalies: { type: 'array', items: { type: 'object' } }, ask: { type: 'boolean' } },
     required: ['recommendations']
   },
   async run (ctx, input) {
     const spikes = spikesToChase(input.anomalies ?? [])
     ctx.think(`Planning ${input.recommendations.length} recommendation(s)` + (spikes.length ? ` and ${spikes.length} spike(s) to explain first.` : '.'))
+    // with `ask`, moving a customer-facing feature to a cheaper model is planned only if the user says so
+    const declined: Recommendation[] = []
+    for (const r of input.ask ? input.recommendations.filter(movesCustomerFacing) : []) {
+      const yes = await ctx.ask<boolean>({
+        question: `Plan moving ${String(r.evidence.feature)}, a customer-facing feature, to a cheaper model? ` +
+          `It would save about ${usd(r.monthly_savings_usd)} a month, and its users would get the cheaper model's answers.`,
+        schema: { type: 'boolean' },
+        expires_in_s: 600,
+        default: false
+      })
+      if (!yes) declined.push(r)
+    }
+    const recommendations = input.recommendations.filter((r) => !declined.includes(r))
     const phases: Phase[] = []
     if (spikes.length) {
       phases.push({ phase: 0, name: 'Contain the spike', goal: 'Find and stop what drove the spike before optimising around it.', steps: spikes.map(investigate) })
     }
     for (const kind of PHASES) {
-      const steps = input.recommendations.filter((r) => kind.types.includes(r.type)).map(step)
+      const steps = recommendations.filter((r) => kind.types.includes(r.type)).map(step)
       if (steps.length) phases.push({ phase: 0, name: kind.name, goal: kind.goal, steps })
     }
     phases.forEach((p, i) => { p.phase = i + 1 })
-    return { phases, risks: overlaps(input.recommendations) }
+    const left = declined.map((r) => `Left out, as you asked: ${r.title} (about ${usd(r.monthly_savings_usd)} a month).`)
+    return { phases, risks: [...overlaps(recommendations), ...left] }
   }
 })
 

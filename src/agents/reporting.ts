@@ -1,4 +1,4 @@
-import { defineAgent } from '../core/registry.js'
+import { defineAgent, type AgentContext } from '../core/registry.js'
 import { rewordReport } from '../llm/reword.js'
 import type { LlmClient } from '../llm/types.js'
 import type { Forecast } from '../tools/forecast.js'
@@ -50,18 +50,24 @@ export const createReporting = (llm?: LlmClient) => defineAgent<ReportInput, Rep
     ctx.think(input.triage.data.has_data
       ? `Writing the answer from ${parts.join(', ')}.`
       : 'Writing how to upload usage data, and offering the sample.')
-    if (!input.triage.data.has_data) return { answer: noData(input.triage) }
+    if (!input.triage.data.has_data) return { answer: streamSections(ctx, noData(input.triage)) }
     const answer = report(input)
-    if (!llm) return { answer }
+    if (!llm) return { answer: streamSections(ctx, answer) }
     try {
       return { answer: await rewordReport(llm, ctx, answer) }
     } catch (err) {
       if (ctx.signal.aborted) throw err
       ctx.think(`The model could not reword the report (${(err as Error).message}); keeping the computed wording.`)
-      return { answer }
+      return { answer: streamSections(ctx, answer) }
     }
   }
 })
+
+/** Streams a computed answer a section (paragraph, list, table) at a time; returns it unchanged. */
+function streamSections (ctx: Pick<AgentContext, 'stream'>, answer: string): string {
+  for (const section of answer.split(/(?<=\n\n)/)) ctx.stream(section)
+  return answer
+}
 
 /** Without a model, the report exactly as computed. */
 export const reporting = createReporting()

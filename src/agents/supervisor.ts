@@ -42,7 +42,7 @@ export const supervisor = defineAgent<Record<string, unknown>, SupervisorResult>
   description: 'Answers questions about the team\'s LLM spend from their own usage data: where the money goes, how to spend less, what caused a spike, what next month will cost.',
   input_schema: { type: 'object' },
   output_schema: { type: 'object', properties: { answer: { type: 'string', minLength: 1 } }, required: ['answer'] },
-  async run (ctx) {
+  async run (ctx, input) {
     ctx.think('First: what the question asks, and whether there is usage data to answer it.')
     const triage = await ctx.call_agent<TriageResult>('triage', { content: ctx.content })
     const agents = ['triage']
@@ -87,7 +87,9 @@ export const supervisor = defineAgent<Record<string, unknown>, SupervisorResult>
       try {
         results.actions = await ctx.call_agent<ActionPlan>('actions', {
           recommendations: results.optimization.recommendations,
-          ...(results.anomaly && { anomalies: results.anomaly.anomalies })
+          ...(results.anomaly && { anomalies: results.anomaly.anomalies }),
+          // `"input": {"ask": true}` on the message: the plan asks before moving customer-facing traffic
+          ...(input.ask === true && { ask: true })
         })
       } catch (err) {
         if (ctx.signal.aborted) throw err

@@ -51,6 +51,17 @@ const by = (owner: string | undefined) => owner === undefined ? {} : { subagentR
 export function createAgUiMapper (opts: AgUiMapperOptions) {
   let started = false
   let ended = false
+  /** the assistant message `answer_delta`s are streaming into, and how many there were */
+  let answerId: string | undefined
+  /** the sub-agent writing it, if a sub-agent is: the message is attributed to it and ends with it */
+  let answerOwner: string | undefined
+  let answers = 0
+  const endAnswer = (timestamp: number): AGUIEvent[] => {
+    if (answerId === undefined) return []
+    const messageId = answerId
+    answerId = undefined
+    return [{ type: EventType.TEXT_MESSAGE_END, messageId, ...by(answerOwner), timestamp }]
+  }
   const attempts = new Map<string, Attempt>()
   const frames = new Map<string, Frame>()
   const frameKey = (f: Frame) => f.kind === 'subagent' ? `s ${f.subagentRunId}` : `t ${f.owner ?? ''} ${f.name}`
@@ -113,6 +124,11 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
     const d = e.data
     const timestamp = ms(d.timestamp)
     const attempt = attempts.get(d.agent_id)
+    const ending = answerId !== undefined && answerOwner !== undefined && answerOwner === attempt?.subagentRunId ? endAnswer(timestamp) : []
+    return [...ending, ...agentEndedEvents(e, d, timestamp, attempt)]
+  }
+
+  function agentEndedEvents (e: Ev<'agent_completed'> | Ev<'agent_error'>, d: Ev<'agent_completed'>['data'] | Ev<'agent_error'>['data'], timestamp: number, attempt: Attempt | undefined): AGUIEvent[] {
     if (!attempt?.subagentRunId) {
       // the root agent: its end is the run's end, except a failed attempt that is retried
       return e.type === 'agent_error'
@@ -187,14 +203,39 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
           timestamp: ms(e.data.timestamp)
         }]
       }
+      case 'answer_delta': {
+        // the answer as it is written; a reset starts a new message, as AG-UI cannot take text back
+        const timestamp = ms(e.data.timestamp)
+        const owner = e.data.agent_id === undefined ? undefined : attempts.get(e.data.agent_id)?.subagentRunId
+        const out: AGUIEvent[] = e.data.reset || (answerId !== undefined && owner !== answerOwner) ? endAnswer(timestamp) : []
+        if (answerId === undefined) {
+          answerId = answers++ === 0 ? `${runId}:answer` : `${runId}:answer:${answers}`
+          answerOwner = owner
+          out.push({ type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', ...by(owner), timestamp })
+        }
+        if (e.data.delta) out.push({ type: EventType.TEXT_MESSAGE_CONTENT, messageId: answerId, delta: e.data.delta, ...by(owner), timestamp })
+        return out
+      }
+      case 'input_requested':
+      case 'input_received': {
+        const { timestamp, ...value } = e.data
+        return [{ type: EventType.CUSTOM, name: `agentwire.${e.type}`, value, timestamp: ms(timestamp) }]
+      }
       case 'run_completed': {
         const timestamp = ms(e.data.timestamp)
-        const answerId = `${runId}:answer`
+        if (answers > 0) {
+          return [
+            ...closeAll(timestamp),
+            ...endAnswer(timestamp),
+            { type: EventType.RUN_FINISHED, threadId, runId, result: e.data.result, outcome: { type: 'success' }, timestamp }
+          ]
+        }
+        const messageId = `${runId}:answer`
         return [
           ...closeAll(timestamp),
-          { type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', timestamp },
-          { type: EventType.TEXT_MESSAGE_CONTENT, messageId: answerId, delta: answerText(e.data.result), timestamp },
-          { type: EventType.TEXT_MESSAGE_END, messageId: answerId, timestamp },
+          { type: EventType.TEXT_MESSAGE_START, messageId, role: 'assistant', timestamp },
+          { type: EventType.TEXT_MESSAGE_CONTENT, messageId, delta: answerText(e.data.result), timestamp },
+          { type: EventType.TEXT_MESSAGE_END, messageId, timestamp },
           { type: EventType.RUN_FINISHED, threadId, runId, result: e.data.result, outcome: { type: 'success' }, timestamp }
         ]
       }
@@ -202,13 +243,16 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
         const timestamp = ms(e.data.timestamp)
         return [
           ...closeAll(timestamp),
+          ...endAnswer(timestamp),
           { type: EventType.RUN_FINISHED, threadId, runId, outcome: { type: 'cancelled' }, metadata: { agentwire: { reason: e.data.reason } }, timestamp }
         ]
       }
       case 'run_failed': {
         const timestamp = ms(e.data.timestamp)
-        return [...closeAll(timestamp), { type: EventType.RUN_ERROR, message: e.data.error.message, code: e.data.error.code, timestamp }]
+        return [...closeAll(timestamp), ...endAnswer(timestamp), { type: EventType.RUN_ERROR, message: e.data.error.message, code: e.data.error.code, timestamp }]
       }
+      default:
+        return []
     }
   }
 

@@ -15,6 +15,7 @@ const agentFields = {
 }
 const runFields = { timestamp: Type.Number() }
 const toolFields = { ...agentFields, tool_name: Type.String(), tool_call_id: Id }
+const InterruptKindSchema = Type.Union([Type.Literal('approval'), Type.Literal('question')])
 
 export const EventDataSchemas = {
   agent_started: Type.Object({ ...agentFields, message: Type.String(), attempt: Type.Integer({ minimum: 1 }), parent_agent_id: Type.Optional(Id), step_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
@@ -30,6 +31,38 @@ export const EventDataSchemas = {
   }),
   agent_completed: Type.Object({ ...agentFields, result: Json, attempt: Type.Integer({ minimum: 1 }), duration_ms: Type.Number({ minimum: 0 }) }),
   agent_error: Type.Object({ ...agentFields, error: ErrorBodySchema, retryable: Type.Boolean(), attempt: Type.Integer({ minimum: 1 }) }),
+  input_requested: Type.Object({
+    ...agentFields,
+    interrupt_id: Id,
+    kind: InterruptKindSchema,
+    /** approval: the tool call waiting for it */
+    tool_name: Type.Optional(Type.String()),
+    tool_call_id: Type.Optional(Id),
+    arguments: Type.Optional(Json),
+    /** question: what the agent asks */
+    question: Type.Optional(Type.String()),
+    /** the JSON Schema the answer must meet */
+    schema: Json,
+    expires_at: Type.String()
+  }),
+  input_received: Type.Object({
+    ...agentFields,
+    interrupt_id: Id,
+    kind: InterruptKindSchema,
+    by: Type.Union([Type.Literal('user'), Type.Literal('expiry'), Type.Literal('cancel')]),
+    decision: Type.Optional(Type.Union([Type.Literal('approve'), Type.Literal('reject')])),
+    reason: Type.Optional(Type.String()),
+    arguments: Type.Optional(Json),
+    answer: Type.Optional(Json)
+  }),
+  answer_delta: Type.Object({
+    ...runFields,
+    delta: Type.String(),
+    /** the text streamed so far is withdrawn: the answer starts again with this delta */
+    reset: Type.Optional(Type.Literal(true)),
+    agent_id: Type.Optional(Id),
+    agent_name: Type.Optional(Type.String())
+  }),
   run_queued: Type.Object({ ...runFields, position: Type.Integer({ minimum: 1 }) }),
   run_completed: Type.Object({ ...runFields, result: Json }),
   run_failed: Type.Object({ ...runFields, error: ErrorBodySchema }),
@@ -70,6 +103,17 @@ export const MessageFields = {
   multitask: Type.Optional(MultitaskSchema)
 }
 
+/** The answer to an interrupt (CONTRACT §5.6): a decision for an approval, an `answer` for a question. */
+export const ResumeFields = {
+  interrupt_id: Id,
+  decision: Type.Optional(Type.Union([Type.Literal('approve'), Type.Literal('reject')])),
+  reason: Type.Optional(Type.String({ maxLength: 1000 })),
+  arguments: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  answer: Type.Optional(Json)
+}
+export const ResumeSchema = Type.Object(ResumeFields, { additionalProperties: false })
+export type ResumeRequest = Static<typeof ResumeSchema>
+
 export const ClientFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('subscribe'), id: FrameId, run_id: Id, after_seq: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('subscribe'), id: FrameId, thread_id: Id }, { additionalProperties: false }),
@@ -77,10 +121,11 @@ export const ClientFrameSchema = Type.Union([
   Type.Object({ type: Type.Literal('unsubscribe'), id: FrameId, thread_id: Id }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('message'), id: FrameId, ...MessageFields }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('cancel'), id: FrameId, run_id: Id }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('resume'), id: FrameId, run_id: Id, ...ResumeFields }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('ping'), id: FrameId }, { additionalProperties: false })
 ])
 export type ClientFrame = Static<typeof ClientFrameSchema>
-export const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'message', 'cancel', 'ping'])
+export const FRAME_TYPES = new Set(['subscribe', 'unsubscribe', 'message', 'cancel', 'resume', 'ping'])
 
 // one compiled checker per frame variant, so a bad frame is told what is wrong with it rather
 // than that it matches none of the union

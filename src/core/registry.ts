@@ -25,8 +25,26 @@ export interface AgentContext {
   readonly signal: AbortSignal
   readonly log: Logger
   think (text: string): void
+  /** the next piece of the run's final answer, as it is written (`answer_delta`) */
+  stream (text: string): void
+  /**
+   * Asks the user and waits (`input_requested`, the run `waiting`); resolves with the answer, which
+   * met `schema` (default: a string), or with `default` when `expires_in_s` passed without one.
+   */
+  ask<R = any>(q: AskOptions): Promise<R>
   call_tool<R = any>(name: string, args: Record<string, unknown>): Promise<R>
   call_agent<R = any>(name: string, input?: Record<string, unknown>): Promise<R>
+}
+
+/** What `ctx.ask` takes. */
+export interface AskOptions {
+  question: string
+  /** the JSON Schema the answer must meet; default `{ type: 'string' }` */
+  schema?: JsonSchema
+  /** default 3600, at most 604800 */
+  expires_in_s?: number
+  /** the answer when none came in time (absent: undefined) */
+  default?: unknown
 }
 
 export interface ToolDefinition<A = any, R = unknown> {
@@ -37,6 +55,12 @@ export interface ToolDefinition<A = any, R = unknown> {
   timeout_ms?: number
   /** false: a call cut off by a lost process must not run again, so its run fails instead */
   resumable?: boolean
+  /** true, or true for these arguments: each call waits for the user's approval first */
+  requires_approval?: boolean | ((args: A) => boolean)
+  /** the decision when the approval expires unanswered; default `reject` */
+  approval_default?: 'approve' | 'reject'
+  /** how long an approval waits; default 3600, at most 604800 */
+  approval_expires_in_s?: number
   execute (args: A, ctx: ToolContext): Promise<R> | R
 }
 
@@ -80,6 +104,11 @@ export class RegistryError extends Error {
 
 const NAME = /^[a-z][a-z0-9_-]{0,63}$/i
 
+/** an interrupt waits at most a week, an hour by default */
+export const MAX_EXPIRES_IN_S = 604_800
+export const DEFAULT_EXPIRES_IN_S = 3600
+export const validExpiry = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_EXPIRES_IN_S
+
 export interface RegisteredTool extends ToolDefinition {
   validate: ValidateFunction
   validateOutput?: ValidateFunction
@@ -109,6 +138,15 @@ export class AgentRegistry {
       if (typeof t.description !== 'string') throw new RegistryError(`${where('tool', t.name)}: description must be a string`)
       this.#checkTimeout(t.timeout_ms, where('tool', t.name))
       if (t.resumable !== undefined && typeof t.resumable !== 'boolean') throw new RegistryError(`${where('tool', t.name)}: resumable must be a boolean`)
+      if (t.requires_approval !== undefined && typeof t.requires_approval !== 'boolean' && typeof t.requires_approval !== 'function') {
+        throw new RegistryError(`${where('tool', t.name)}: requires_approval must be a boolean or a function of the arguments`)
+      }
+      if (t.approval_default !== undefined && t.approval_default !== 'approve' && t.approval_default !== 'reject') {
+        throw new RegistryError(`${where('tool', t.name)}: approval_default must be "approve" or "reject"`)
+      }
+      if (t.approval_expires_in_s !== undefined && !validExpiry(t.approval_expires_in_s)) {
+        throw new RegistryError(`${where('tool', t.name)}: approval_expires_in_s must be a number of seconds in 0..${MAX_EXPIRES_IN_S}`)
+      }
       this.#tools.set(t.name, {
         ...t,
         validate: this.#compile(t.input_schema ?? { type: 'object' }, where('tool', t.name) + ' input_schema'),

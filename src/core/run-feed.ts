@@ -1,6 +1,6 @@
 import type { EventBus } from '../bus/types.js'
 import { eventLines, runChannel, threadChannel } from '../bus/types.js'
-import type { Store } from '../store/types.js'
+import { ACTIVE_STATUSES, type Store } from '../store/types.js'
 import type { Logger } from './context.js'
 import { TERMINAL_TYPES, type RunEvent } from './events.js'
 
@@ -154,7 +154,7 @@ export class RunFeed {
       if (!run) { this.#stop(f); return undefined }
       if (f.stopped) return { stop: () => {} }
       subscribed?.(Math.max(afterSeq, run.last_seq))
-      const finished = run.status !== 'queued' && run.status !== 'running'
+      const finished = !ACTIVE_STATUSES.includes(run.status)
       if (finished && afterSeq >= run.last_seq) {
         // followed from at or past its terminal event: nothing more will come
         this.#stop(f)

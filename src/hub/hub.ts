@@ -3,15 +3,16 @@ import type { WebSocket } from 'ws'
 import type { EventBus } from '../bus/types.js'
 import type { Logger, UserExecutionContext } from '../core/context.js'
 import type { SubmitRequest } from '../core/engine/engine.js'
-import type { RunEvent } from '../core/events.js'
+import type { ResumeRequest, RunEvent } from '../core/events.js'
 import { RunFeed, type FeedClock, type FeedTarget } from '../core/run-feed.js'
 import type { RunStatus, Store } from '../store/types.js'
 import { WsSession } from './ws-session.js'
 
-/** What the hub asks of the engine: a socket's `message` and `cancel` frames. */
+/** What the hub asks of the engine: a socket's `message`, `cancel` and `resume` frames. */
 export interface HubEngine {
   submit (user: UserExecutionContext, req: SubmitRequest): Promise<{ message_id: string, thread_id: string, run_id: string }>
   cancel (user: UserExecutionContext, runId: string): Promise<{ run_id: string, status: RunStatus }>
+  resume (user: UserExecutionContext, runId: string, req: ResumeRequest): Promise<{ run_id: string, interrupt_id: string }>
 }
 
 export type Transport = 'ws' | 'sse'

@@ -162,6 +162,11 @@ export class WsSession {
         const result = await this.#hub.engine.cancel(this.user, frame.run_id)
         return this.#send({ type: 'cancel_accepted', ...replyTo(frame), data: result })
       }
+      case 'resume': {
+        const { type: _t, id: _i, run_id: runId, ...answer } = frame
+        const result = await this.#hub.engine.resume(this.user, runId, answer)
+        return this.#send({ type: 'resume_accepted', ...replyTo(frame), data: result })
+      }
     }
   }
 

@@ -22,10 +22,10 @@ export function unfaithfulNumbers (original: string, reworded: string): string[]
 
 /**
  * Asks the model to reword a Markdown report without touching its figures, streaming the new
- * wording into `agent_thinking`. Resolves with the new wording when every figure survived it,
+ * wording into `agent_thinking` and, token by token, into the answer (`ctx.stream`). Resolves with the new wording when every figure survived it,
  * otherwise with `report` itself and a thought saying why. Throws what the client throws.
  */
-export async function rewordReport (llm: LlmClient, ctx: Pick<AgentContext, 'think' | 'signal'>, report: string): Promise<string> {
+export async function rewordReport (llm: LlmClient, ctx: Pick<AgentContext, 'think' | 'signal'> & Partial<Pick<AgentContext, 'stream'>>, report: string): Promise<string> {
   const thoughts = thoughtStream((t) => ctx.think(t))
   const reply = await llm.chat({
     messages: [
@@ -38,7 +38,8 @@ export async function rewordReport (llm: LlmClient, ctx: Pick<AgentContext, 'thi
       { role: 'user', content: report }
     ],
     signal: ctx.signal,
-    onDelta: thoughts.push
+    // the wording is also the answer being written; if its figures fail the check, the run's end replaces it
+    onDelta: (delta) => { thoughts.push(delta); ctx.stream?.(delta) }
   })
   thoughts.flush()
   const reworded = reply.content.trim()

@@ -59,6 +59,13 @@ export interface Database {
     data: string
     created_at: string
   }
+  run_inputs: {
+    interrupt_id: string
+    run_id: string
+    by: string
+    body: string
+    created_at: string
+  }
   ws_tickets: {
     ticket: string
     user_id: string

@@ -213,7 +213,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
           .where('user_id', '=', userId).where('started_at', 'is not', null).where('finished_at', 'is not', null)
           .executeTakeFirstOrThrow()
       ])
-      const runs: Record<RunStatus, number> = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }
+      const runs: Record<RunStatus, number> = { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 }
       for (const { status, n } of byStatus) runs[status as RunStatus] = Number(n)
       return {
         runs,
@@ -389,6 +389,25 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       const rows = await db.selectFrom('runs').selectAll()
         .where('thread_id', '=', threadId).where('status', 'in', ACTIVE_STATUSES).orderBy('user_seq').execute()
       return rows.map(toRun)
+    },
+
+    async setWaiting (runId, epoch, waiting) {
+      const result = await db.updateTable('runs').set({ status: waiting ? 'waiting' : 'running' })
+        .where('run_id', '=', runId).where('epoch', '=', epoch).where('status', 'in', ['running', 'waiting']).executeTakeFirst()
+      return Number(result.numUpdatedRows) === 1
+    },
+
+    async storeInput (runId, input) {
+      const result = await db.insertInto('run_inputs')
+        .values({ interrupt_id: input.interrupt_id, run_id: runId, by: input.by, body: JSON.stringify(input.body), created_at: iso() })
+        .onConflict((oc) => oc.column('interrupt_id').doNothing()).executeTakeFirst()
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1
+    },
+
+    async getInput (runId, interruptId) {
+      const row = await db.selectFrom('run_inputs').selectAll()
+        .where('interrupt_id', '=', interruptId).where('run_id', '=', runId).executeTakeFirst()
+      return row && { interrupt_id: row.interrupt_id, by: row.by as 'user' | 'expiry', body: JSON.parse(row.body) }
     },
 
     async countQueued () {

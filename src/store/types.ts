@@ -2,8 +2,9 @@ import type { RunEvent } from '../core/events.js'
 import type { UsageRecord } from '../tools/usage-data.js'
 import type { Housekeeping } from './housekeeping.js'
 
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
-export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running']
+export type RunStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'
+/** `waiting`: the run waits for a person's answer; it holds its lease but no run slot */
+export const ACTIVE_STATUSES: readonly RunStatus[] = ['queued', 'running', 'waiting']
 
 export interface Thread {
   thread_id: string
@@ -82,6 +83,14 @@ export interface ClaimOptions {
 
 /** One run's events to append, by the holder of `epoch`. */
 export interface EventBatch { run_id: string, epoch: number, events: readonly RunEvent[] }
+
+/** A stored answer to an interrupt: the first one stored wins. */
+export interface StoredInput {
+  interrupt_id: string
+  by: 'user' | 'expiry'
+  /** `{decision, reason?, arguments?}` for an approval, `{answer}` for a question */
+  body: Record<string, unknown>
+}
 
 /** A lease this process still holds: its epoch and whether a cancel was asked for. */
 export interface HeldLease { run_id: string, epoch: number, cancel_requested: boolean }
@@ -189,6 +198,12 @@ export interface Store extends Housekeeping {
   requestCancel (userId: string, runId: string): Promise<Run | undefined>
   /** the unfinished runs of a thread, oldest first (the engine's own, by ids it owns) */
   listActiveRuns (threadId: string): Promise<Run[]>
+  /** `waiting` while the run waits for an answer, `running` again after; false on a stale epoch */
+  setWaiting (runId: string, epoch: number, waiting: boolean): Promise<boolean>
+  /** stores the answer to an interrupt unless one is stored already; true when this one was stored */
+  storeInput (runId: string, input: StoredInput): Promise<boolean>
+  /** the stored answer to an interrupt of the run, if any (the engine's own, by ids it owns) */
+  getInput (runId: string, interruptId: string): Promise<StoredInput | undefined>
   /** runs waiting to be claimed, cluster-wide */
   countQueued (): Promise<number>
 

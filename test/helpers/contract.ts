@@ -4,9 +4,16 @@ interface Tap { strictSame (found: unknown, wanted: unknown, message: string): b
 
 const TERMINAL = new Set(['run_completed', 'run_failed', 'run_cancelled'])
 
+/** The final answer as the store keeps it: a string result, or its `answer`, else its JSON. */
+const answerOf = (result: unknown) => typeof result === 'string'
+  ? result
+  : typeof (result as { answer?: unknown })?.answer === 'string' ? (result as { answer: string }).answer : JSON.stringify(result)
+
 /**
- * Every way `events` (one run's, in the order a client got them) breaks CONTRACT §5 rules 3–4,
- * plus contiguous seq from 1 and one run/user/thread throughout. Empty when it keeps them all.
+ * Every way `events` (one run's, in the order a client got them) breaks CONTRACT §5 rules 3–4 and
+ * §5.6–5.7 (every `input_requested` closed by exactly one `input_received`; `answer_delta`s only
+ * while the run is live, adding up to exactly the answer of a completed run), plus contiguous seq
+ * from 1 and one run/user/thread throughout. Empty when it keeps them all.
  */
 export function runContractViolations (events: readonly RunEvent[]): string[] {
   const problems: string[] = []
@@ -16,14 +23,32 @@ export function runContractViolations (events: readonly RunEvent[]): string[] {
   const lastAttempt = new Map<string, number>()
   const openTools = new Map<string, string>()
   const terminals: number[] = []
+  const openInputs = new Map<string, string>()
+  const askedInputs = new Set<string>()
+  let streamed: string | undefined
 
   events.forEach((e, i) => {
     const at = `event ${i} (${e.type} seq ${e.seq})`
     if (e.seq !== i + 1) problems.push(`${at}: seq should be ${i + 1}`)
     if (e.run_id !== run_id || e.user_id !== user_id || e.thread_id !== thread_id) problems.push(`${at}: ids differ from the first event's`)
     if (TERMINAL.has(e.type)) terminals.push(i)
-    const d = e.data as { agent_id?: string, attempt?: number, tool_call_id?: string, parent_agent_id?: string }
+    const d = e.data as { agent_id?: string, attempt?: number, tool_call_id?: string, parent_agent_id?: string, interrupt_id?: string, by?: string, delta?: string, reset?: boolean, error?: { code: string } }
     switch (e.type) {
+      case 'input_requested':
+        if (!openAgents.has(d.agent_id!)) problems.push(`${at}: agent ${d.agent_id} is not running`)
+        if (askedInputs.has(d.interrupt_id!)) problems.push(`${at}: interrupt ${d.interrupt_id} was asked before`)
+        askedInputs.add(d.interrupt_id!)
+        openInputs.set(d.interrupt_id!, d.agent_id!)
+        break
+      case 'input_received':
+        if (!openInputs.has(d.interrupt_id!)) problems.push(`${at}: interrupt ${d.interrupt_id} is not open`)
+        else openInputs.delete(d.interrupt_id!)
+        if (d.by !== 'cancel' && !openAgents.has(d.agent_id!)) problems.push(`${at}: agent ${d.agent_id} is not running`)
+        break
+      case 'answer_delta':
+        if (d.agent_id !== undefined && !openAgents.has(d.agent_id)) problems.push(`${at}: agent ${d.agent_id} is not running`)
+        streamed = d.reset ? d.delta! : (streamed ?? '') + d.delta!
+        break
       case 'agent_started': {
         const agentId = d.agent_id!
         if (openAgents.has(agentId)) problems.push(`${at}: agent ${agentId} is already running`)
@@ -38,6 +63,8 @@ export function runContractViolations (events: readonly RunEvent[]): string[] {
       case 'agent_error':
         if (openAgents.get(d.agent_id!) !== d.attempt) problems.push(`${at}: agent ${d.agent_id} attempt ${d.attempt} is not open`)
         else openAgents.delete(d.agent_id!)
+        // only an interrupted attempt leaves its interrupt open, for the next attempt to wait on
+        if (d.error?.code !== 'interrupted' && [...openInputs.values()].includes(d.agent_id!)) problems.push(`${at}: agent ${d.agent_id} ends with an open interrupt`)
         break
       case 'agent_thinking':
         if (!openAgents.has(d.agent_id!)) problems.push(`${at}: agent ${d.agent_id} is not running`)
@@ -59,6 +86,11 @@ export function runContractViolations (events: readonly RunEvent[]): string[] {
   if (!TERMINAL.has(events.at(-1)!.type)) problems.push(`the last event is ${events.at(-1)!.type}, not a terminal one`)
   for (const [agentId, attempt] of openAgents) problems.push(`agent ${agentId} attempt ${attempt} is never closed`)
   for (const toolCallId of openTools.keys()) problems.push(`tool call ${toolCallId} is never completed`)
+  for (const interruptId of openInputs.keys()) problems.push(`interrupt ${interruptId} is never closed`)
+  const last = events.at(-1)!
+  if (last.type === 'run_completed' && streamed !== undefined && streamed !== answerOf((last.data as { result: unknown }).result)) {
+    problems.push('the answer_delta events do not add up to the answer')
+  }
   return problems
 }
 

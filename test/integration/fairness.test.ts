@@ -253,17 +253,17 @@ t.test('GET /me/stats is exact and isolated between two users after completed, f
   }
   const ann = await statsOf('ann')
   t.strictSame(ann, {
-    runs: { queued: 0, running: 0, completed: 2, failed: 1, cancelled: 2 },
+    runs: { queued: 0, running: 0, waiting: 0, completed: 2, failed: 1, cancelled: 2 },
     tool_calls: 11,
     tool_errors: 5,
     mean_run_ms: await meanOf('ann', await runIdsOf('ann'))
   }, 'ann: 5 runs; 5 + 5 + 1 tool calls, 4 of tooler\'s and the cancelled one failed; the queued run never started')
   const ben = await statsOf('ben')
   t.strictSame(ben, {
-    runs: { queued: 0, running: 0, completed: 1, failed: 1, cancelled: 0 },
+    runs: { queued: 0, running: 0, waiting: 0, completed: 1, failed: 1, cancelled: 0 },
     tool_calls: 5,
     tool_errors: 0,
     mean_run_ms: await meanOf('ben', await runIdsOf('ben'))
   }, 'ben: only his own runs')
-  t.strictSame(await statsOf('cid'), { runs: { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }, tool_calls: 0, tool_errors: 0, mean_run_ms: null }, 'a user with no runs sees none')
+  t.strictSame(await statsOf('cid'), { runs: { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 }, tool_calls: 0, tool_errors: 0, mean_run_ms: null }, 'a user with no runs sees none')
 })

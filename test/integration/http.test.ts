@@ -116,8 +116,12 @@ const FIELDS: Record<string, string[]> = {
   tool_executing: ['tool_name', 'tool_call_id', 'parameters'],
   tool_progress: ['tool_name', 'tool_call_id', 'message'],
   tool_completed: ['tool_name', 'tool_call_id', 'status', 'duration_ms'],
-  agent_completed: ['result', 'attempt', 'duration_ms']
+  agent_completed: ['result', 'attempt', 'duration_ms'],
+  answer_delta: ['delta']
 }
+/** the answer as it was streamed; the structure checks below leave the deltas out */
+const notDelta = (e: RunEvent) => e.type !== 'answer_delta'
+const streamedText = (events: readonly RunEvent[]) => events.filter((e) => !notDelta(e)).map((e) => data(e).delta as string).join('')
 
 /** Every way the events' `data` differs from CONTRACT §5: missing or extra fields, or a field of the wrong kind. */
 function fieldProblems (events: readonly RunEvent[]): string[] {
@@ -197,6 +201,8 @@ async function simulate (content: string, records: readonly UsageRecord[]): Prom
       signal: new AbortController().signal,
       log: silentLogger,
       think (thought) { events.push({ type: 'agent_thinking', data: { ...agent, thought } }) },
+      stream (delta) { events.push({ type: 'answer_delta', data: { ...agent, delta } }) },
+      async ask () { throw new Error('the simulation cannot ask') },
       async call_tool (tool, args) {
         const call = { ...agent, tool_name: tool, tool_call_id: `call-${++callCount}` }
         events.push({ type: 'tool_executing', data: { ...call, parameters: json(args) } })
@@ -263,7 +269,8 @@ for (const url of databaseUrls()) {
       t.equal(accepted.status, 'running')
       t.equal(run.status, 'completed')
 
-      t.strictSame(events.map(stepOf), NO_DATA, 'exactly these events, in this order')
+      t.strictSame(events.filter(notDelta).map(stepOf), NO_DATA, 'exactly these events, in this order')
+      t.equal(streamedText(events), (run.result as { answer: string }).answer, 'the answer, streamed by reporting')
       t.strictSame(blocks.map((b) => [b.id, b.event]), events.map((e) => [String(e.seq), e.type]), 'SSE ids and names are the seqs and types')
       t.strictSame(await getEvents(app, 'alice', accepted.run_id), events, 'GET /runs/:id/events is what the stream sent')
       assertEnvelopes(t, events, { run_id: accepted.run_id, thread_id: accepted.thread_id, user_id: 'alice' })
@@ -308,7 +315,8 @@ for (const url of databaseUrls()) {
       t.strictSame(stepOf(events.at(-1)!), ['run_completed', null, null])
 
       const byAgent = new Map<string, RunEvent[]>()
-      for (const e of events.slice(0, -1)) byAgent.set(data(e).agent_id, [...(byAgent.get(data(e).agent_id) ?? []), e])
+      t.equal(streamedText(events), (run.result as { answer: string }).answer, 'the answer, streamed by reporting')
+      for (const e of events.filter(notDelta).slice(0, -1)) byAgent.set(data(e).agent_id, [...(byAgent.get(data(e).agent_id) ?? []), e])
       t.strictSame([...byAgent.values()].map((own) => data(own[0]).agent_name), Object.keys(COST_PATH), 'one run of each agent')
       for (const own of byAgent.values()) {
         const name = data(own[0]).agent_name as string
@@ -316,7 +324,7 @@ for (const url of databaseUrls()) {
       }
 
       // triage alone, then data and optimization at once, then actions, then reporting
-      const names = events.map((e) => (data(e).agent_name as string | undefined) ?? null)
+      const names = events.filter(notDelta).map((e) => (data(e).agent_name as string | undefined) ?? null)
       const all = (name: string) => COST_PATH[name].map(() => name)
       const head = ['supervisor', 'supervisor', ...all('triage'), 'supervisor']
       const together = COST_PATH.data.length + COST_PATH.optimization.length
@@ -369,7 +377,7 @@ for (const url of databaseUrls()) {
       const app = await build(t, { DATABASE_URL: url })
       const { accepted } = await runToEnd(app, 'alice', { content: QUESTION })
       const all = await getEvents(app, 'alice', accepted.run_id)
-      t.equal(all.length, TYPES.length)
+      t.equal(all.filter(notDelta).length, TYPES.length)
       t.strictSame(await getEvents(app, 'alice', accepted.run_id, 0), all, 'after_seq=0 is everything')
       for (let n = 1; n <= all.length; n++) {
         t.strictSame(await getEvents(app, 'alice', accepted.run_id, n), all.slice(n), `after_seq=${n}`)
@@ -418,8 +426,8 @@ for (const url of databaseUrls()) {
       const accepted = await postMessage(app, 'alice', { content: QUESTION })
       const res = await app.inject({ method: 'GET', url: `/runs/${accepted.run_id}/events`, headers: { ...auth('alice'), accept: 'text/event-stream' } })
       const blocks = parseSse(res.body).filter((b) => b.comment === undefined)
-      t.strictSame(blocks.map((b) => b.event), TYPES)
-      t.strictSame(blocks.map((b) => Number(b.id)), TYPES.map((_, i) => i + 1))
+      t.strictSame(blocks.map((b) => b.event).filter((type) => type !== 'answer_delta'), TYPES)
+      t.strictSame(blocks.map((b) => Number(b.id)), blocks.map((_, i) => i + 1))
       await waitForRun(app, 'alice', accepted.run_id)
       t.strictSame(blocks.map((b) => JSON.parse(b.data!)), await getEvents(app, 'alice', accepted.run_id), 'what SSE sent is what is stored')
     })
@@ -545,7 +553,7 @@ for (const url of databaseUrls()) {
       const app = await build(t, { DATABASE_URL: url })
       const zero = await app.inject({ method: 'GET', url: '/me/stats', headers: auth('alice') })
       t.equal(zero.statusCode, 200)
-      t.strictSame(zero.json(), { runs: { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }, tool_calls: 0, tool_errors: 0, mean_run_ms: null })
+      t.strictSame(zero.json(), { runs: { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 }, tool_calls: 0, tool_errors: 0, mean_run_ms: null })
 
       const runs: RunBody[] = []
       // without data: usage_profile alone
@@ -558,13 +566,13 @@ for (const url of databaseUrls()) {
       const stats = (await app.inject({ method: 'GET', url: '/me/stats', headers: auth('alice') })).json()
       const ms = runs.map((r) => Date.parse(r.finished_at!) - Date.parse(r.started_at!))
       t.strictSame(stats, {
-        runs: { queued: 0, running: 0, completed: 2, failed: 0, cancelled: 0 },
+        runs: { queued: 0, running: 0, waiting: 0, completed: 2, failed: 0, cancelled: 0 },
         tool_calls: 6,
         tool_errors: 0,
         mean_run_ms: (ms[0] + ms[1]) / 2
       })
       const bob = (await app.inject({ method: 'GET', url: '/me/stats', headers: auth('bob') })).json()
-      t.strictSame(bob.runs, { queued: 0, running: 0, completed: 1, failed: 0, cancelled: 0 }, 'another user\'s runs are not counted')
+      t.strictSame(bob.runs, { queued: 0, running: 0, waiting: 0, completed: 1, failed: 0, cancelled: 0 }, 'another user\'s runs are not counted')
       t.equal(bob.tool_calls, 1)
     })
 
@@ -621,7 +629,7 @@ for (const url of databaseUrls()) {
 
       t.strictSame((await app.inject({ method: 'GET', url: '/threads', headers: auth('bob') })).json(), { threads: [], next_cursor: null })
       t.strictSame((await app.inject({ method: 'GET', url: '/me/stats', headers: auth('bob') })).json().runs,
-        { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 })
+        { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 })
       // nothing bob did touched alice's thread or run
       const msgs = (await app.inject({ method: 'GET', url: `/threads/${accepted.thread_id}/messages`, headers: auth('alice') })).json().messages
       t.strictSame(msgs.map((m: { role: string }) => m.role), ['user', 'assistant'])

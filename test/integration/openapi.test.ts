@@ -26,6 +26,7 @@ const STATUS_OF: Record<string, number> = {
   forbidden_origin: 403,
   not_found: 404,
   thread_busy: 409,
+  interrupt_closed: 409,
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,
@@ -67,6 +68,7 @@ t.test('every operation has an id, a summary, a description, examples and its er
     'GET /runs/{run_id} getRun',
     'GET /runs/{run_id}/events listRunEvents',
     'POST /runs/{run_id}/cancel cancelRun',
+    'POST /runs/{run_id}/resume resumeRun',
     'GET /me/stats getMyStats',
     'POST /usage importUsage',
     'DELETE /usage deleteUsage',
@@ -147,7 +149,9 @@ t.test('the documented errors are the ones the routes answer', async (t) => {
       t.ok(documented(401, 'unauthorized'), `${method} ${path}: 401 unauthorized is documented`)
     }
     if (path.includes('{run_id}') || path.includes('{thread_id}')) {
-      const res = await app.inject({ method: method as 'GET', url, headers: auth('alice') })
+      // a body the route accepts, so what answers is the lookup
+      const payload = path.endsWith('/resume') ? { interrupt_id: 'i', answer: 1 } : undefined
+      const res = await app.inject({ method: method as 'GET', url, headers: auth('alice'), ...(payload && { payload }) })
       t.equal(res.statusCode, 404, `${method} ${url}: 404`)
       t.ok(documented(404, res.json().code), `${method} ${path}: ${res.json().code} is documented`)
     }

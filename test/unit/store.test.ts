@@ -317,7 +317,7 @@ for (const base of databaseUrls()) {
       const c = clock()
       const store = await open(t, base, c.now)
       t.strictSame(await store.stats('alice'), {
-        runs: { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 },
+        runs: { queued: 0, running: 0, waiting: 0, completed: 0, failed: 0, cancelled: 0 },
         tool_calls: 0,
         tool_errors: 0,
         mean_run_ms: null
@@ -349,13 +349,13 @@ for (const base of databaseUrls()) {
       await store.finishRun(bobs.run_id, bobsEpoch, { status: 'completed' })
 
       t.strictSame(await store.stats('alice'), {
-        runs: { queued: 1, running: 1, completed: 1, failed: 1, cancelled: 1 },
+        runs: { queued: 1, running: 1, waiting: 0, completed: 1, failed: 1, cancelled: 1 },
         tool_calls: 3,
         tool_errors: 2,
         mean_run_ms: 500.5
       })
       t.strictSame(await store.stats('bob'), {
-        runs: { queued: 0, running: 0, completed: 1, failed: 0, cancelled: 0 },
+        runs: { queued: 0, running: 0, waiting: 0, completed: 1, failed: 0, cancelled: 0 },
         tool_calls: 1,
         tool_errors: 1,
         mean_run_ms: 10_000

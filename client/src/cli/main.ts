@@ -2,12 +2,14 @@
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { createInterface } from 'node:readline/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { AgentwireClient, type ConnectionStatus } from '../client.js'
 import { AgentwireError } from '../errors.js'
 import { AgentwireHttp, type UsageFormat } from '../http.js'
 import { TokenSource } from '../token.js'
-import type { Multitask, RunEvent } from '../wire.js'
+import type { Run } from '../run.js'
+import type { Multitask, RunEvent, RunEventOf } from '../wire.js'
 import { COLOR, PLAIN, renderMarkdown } from './markdown.js'
 import { mintToken, signingKey, USER_ID } from './mint.js'
 import { RunTree, SPINNER } from './tree.js'
@@ -20,6 +22,7 @@ const HELP = `agentwire: a command line for an agentwire service
       AUTH_JWT_AUDIENCE, when set, become its iss and aud. For operators.
   agentwire chat "<question>" [--agent <name>] [--thread <id>] [--input <json>] [--multitask reject|enqueue|interrupt]
       Asks, shows the run live (agents, sub-agents and tools), then the answer. Ctrl-C cancels the run.
+      An approval or a question the run asks for is asked here, at the terminal.
   agentwire usage upload <file> [--format csv|ndjson|json]
       Imports LLM usage records; prints what was inserted, or each refused line.
   agentwire runs tail <run_id> [--after-seq <n>] [--json]
@@ -155,7 +158,13 @@ async function chat (args: string[]): Promise<number> {
           tree.add(event)
           draw()
         } else {
-          out(tree.line(event))
+          const line = tree.line(event)
+          if (line) out(line)
+        }
+        if (event.type === 'input_requested') {
+          clearInterval(ticker)
+          await answerAtTerminal(run, event)
+          if (live) ticker = setInterval(() => { frame++; draw() }, 100)
         }
       }
     } finally {
@@ -179,6 +188,52 @@ async function chat (args: string[]): Promise<number> {
     return interrupted ? 130 : 1
   } finally {
     c.close()
+  }
+}
+
+/** Asks the person at the terminal (stderr, stdin) for the run's approval or answer, until one is taken. */
+async function answerAtTerminal (run: Run, event: RunEventOf<'input_requested'>): Promise<void> {
+  const d = event.data
+  const rl = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    for (;;) {
+      let body: Parameters<Run['respond']>[1]
+      if (d.kind === 'approval') {
+        err(`\n${d.agent_name} wants to call ${d.tool_name ?? 'a tool'} with ${JSON.stringify(d.arguments)}`)
+        const choice = (await rl.question('approve, reject or edit? [a/r/e] ')).trim().toLowerCase()
+        if (choice.startsWith('e')) {
+          const text = await rl.question('arguments (JSON): ')
+          let args: unknown
+          try { args = JSON.parse(text) } catch { err('not JSON'); continue }
+          body = { decision: 'approve', arguments: args as Record<string, unknown> }
+        } else if (choice.startsWith('a') || choice.startsWith('y')) {
+          body = { decision: 'approve' }
+        } else {
+          const reason = (await rl.question('reason (optional): ')).trim()
+          body = { decision: 'reject', ...(reason && { reason }) }
+        }
+      } else {
+        err(`\n${d.agent_name} asks: ${d.question ?? ''}`)
+        const text = (await rl.question('> ')).trim()
+        // JSON when it parses (numbers, booleans, objects), the text itself otherwise
+        let answer: unknown = text
+        try { answer = JSON.parse(text) } catch {}
+        if ((d.schema as { type?: string } | undefined)?.type === 'string') answer = text
+        if ((d.schema as { type?: string } | undefined)?.type === 'boolean' && /^(y|yes|n|no)$/i.test(text)) answer = /^y/i.test(text)
+        body = { answer }
+      }
+      try {
+        await run.respond(d.interrupt_id, body)
+        return
+      } catch (e) {
+        if (!(e instanceof AgentwireError) || e.code !== 'invalid_request') { err(`agentwire: ${(e as Error).message}`); return }
+        err(`not accepted: ${e.message}`)
+      }
+    }
+  } catch {
+    // stdin closed: the run waits for an answer from elsewhere, or its expiry
+  } finally {
+    rl.close()
   }
 }
 

@@ -153,6 +153,15 @@ export class RunTree {
       case 'run_completed': return 'run completed'
       case 'run_failed': return `run failed: ${event.data.error.code}: ${event.data.error.message}`
       case 'run_cancelled': return `run cancelled: ${event.data.reason}`
+      case 'input_requested': return event.data.kind === 'approval'
+        ? `${pad}  ${event.data.agent_name} ? asks to run ${event.data.tool_name ?? ''} ${oneLine(JSON.stringify(event.data.arguments) ?? '', 120)}`
+        : `${pad}  ${event.data.agent_name} ? ${oneLine(event.data.question ?? '', 160)}`
+      case 'input_received': {
+        const d = event.data
+        const what = d.decision ?? (d.answer === undefined ? 'no answer' : oneLine(JSON.stringify(d.answer) ?? '', 80))
+        return `${pad}  ${d.agent_name} ← ${what} (${d.by})`
+      }
+      case 'answer_delta': return ''
     }
   }
 }

@@ -3,7 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../../config.js'
 import type { RunScope } from '../context.js'
 import { now } from '../events.js'
-import type { AgentContext, AgentDefinition, AgentRegistry } from '../registry.js'
+import { Ajv } from 'ajv'
+import { DEFAULT_EXPIRES_IN_S, validExpiry, type AgentContext, type AgentDefinition, type AgentRegistry, type AskOptions } from '../registry.js'
+import type { AnswerStream } from './answer-stream.js'
+import type { RunInputs } from './interrupts.js'
 import { RunFailure, deadline, isInterruption, raceAbort, timedOut, toErrorBody } from './failures.js'
 import { traceKey, type ResumePlan } from './resume.js'
 import type { RunEmitter } from './run-emitter.js'
@@ -21,6 +24,10 @@ export interface RunDeps {
   content: string
   /** what a run taken over from another process has done already */
   resume?: ResumePlan
+  /** the run's interrupts (approvals, questions) and wait clock; absent: nothing can ask */
+  inputs?: RunInputs
+  /** the run's streamed answer; absent: `stream` writes nothing */
+  answer?: AnswerStream
 }
 
 /** A sub-agent's caller: its id, and the signal that ends the sub-agent with it. */
@@ -65,7 +72,7 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       type: 'agent_started',
       data: { ...base, message: describe(agent), attempt, ...(parent ? { parent_agent_id: parent.agent_id } : {}), ...(stepId === undefined ? {} : { step_id: stepId }), timestamp: now() }
     })
-    const attemptSignal = deadline(parentSignal, timeoutMs, () => timedOut(`agent ${name}`, timeoutMs))
+    const attemptSignal = deadline(parentSignal, timeoutMs, () => timedOut(`agent ${name}`, timeoutMs), deps.inputs)
     const inFlight = new Set<Promise<unknown>>()
     // set just before the attempt's closing event: a late think() is dropped, never thrown
     let over = false
@@ -85,6 +92,10 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       think (text: string) {
         if (over || attemptSignal.signal.aborted) return
         emitter.emit({ type: 'agent_thinking', data: { ...base, thought: String(text), timestamp: now() } }).catch(() => {})
+      },
+      stream: deps.answer ? deps.answer.writer(base, () => !over && !attemptSignal.signal.aborted) : () => {},
+      ask (q: AskOptions) {
+        return track(ask(deps, base, q, attemptSignal.signal))
       },
       call_tool (tool: string, args: Record<string, unknown>) {
         return track(callTool({ ...deps, signal: attemptSignal.signal }, base, tool, args))
@@ -125,6 +136,27 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       attemptSignal.dispose()
     }
   }
+}
+
+/** `ctx.ask`: one question, its answer checked against its schema by whoever stores it. */
+async function ask (deps: RunDeps, agent: { agent_id: string, agent_name: string }, q: AskOptions, signal: AbortSignal): Promise<any> {
+  if (!deps.inputs) throw new RunFailure('invalid_request', 'this run cannot ask the user', false)
+  if (!q || typeof q.question !== 'string' || !q.question || q.question.length > 4000) throw new RunFailure('invalid_request', 'ask: question must be a string of 1..4000 characters', false)
+  if (q.expires_in_s !== undefined && !validExpiry(q.expires_in_s)) throw new RunFailure('invalid_request', 'ask: expires_in_s must be a number of seconds in 0..604800', false)
+  const schema = q.schema ?? { type: 'string' }
+  try {
+    new Ajv({ strict: false }).compile(schema)
+  } catch (err) {
+    throw new RunFailure('invalid_request', `ask: invalid schema: ${(err as Error).message}`, false)
+  }
+  const answer = await deps.inputs.request(agent, {
+    kind: 'question',
+    question: q.question,
+    schema,
+    expires_in_s: q.expires_in_s ?? DEFAULT_EXPIRES_IN_S,
+    on_expiry: q.default === undefined ? {} : { answer: q.default }
+  }, signal)
+  return answer.body.answer
 }
 
 const ms = (since: number) => Math.round((performance.now() - since) * 10) / 10

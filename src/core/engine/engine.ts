@@ -1,16 +1,19 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Ajv } from 'ajv'
 import type { EventBus } from '../../bus/types.js'
 import type { Config } from '../../config.js'
 import { threadChannel } from '../../bus/types.js'
 import { Errors } from '../../errors.js'
 import { ACTIVE_STATUSES, FencedError, type ClaimedRun, type Run, type RunFinish, type RunStatus, type Store } from '../../store/types.js'
 import { UserExecutionContext, type Logger, type RunScope } from '../context.js'
-import { now, type ErrorBody, type EventInput, type RunEvent } from '../events.js'
+import { now, type ErrorBody, type EventData, type EventInput, type ResumeRequest, type RunEvent } from '../events.js'
 import type { AgentRegistry } from '../registry.js'
 import { runAgent, type RunLimits } from './agent-runner.js'
-import { RunFailure, cancelled, interruption, isInterruption, toErrorBody } from './failures.js'
+import { AnswerStream } from './answer-stream.js'
+import { RunFailure, cancelled, interruption, isInterruption, toErrorBody, waitAwareTimer } from './failures.js'
+import { RunInputs } from './interrupts.js'
 import { resumePlan } from './resume.js'
 import { writerFor } from './event-writer.js'
 import { RunEmitter } from './run-emitter.js'
@@ -18,6 +21,8 @@ import { RunEmitter } from './run-emitter.js'
 /** Bus channels of the engine: a run to cancel (`{"run_id"}`), and a wake-up for claimers. */
 export const CANCEL_CHANNEL = 'cancel'
 export const QUEUE_CHANNEL = 'queue'
+/** an answer to an interrupt was stored: `{"run_id","interrupt_id"}`, for the run's owner */
+export const INPUT_CHANNEL = 'input'
 
 export interface EngineOptions {
   store: Store
@@ -54,6 +59,11 @@ interface ActiveRun {
   content: string
   scope: RunScope
   emitter?: RunEmitter
+  /** the run's interrupts; `waiting` runs hold no run slot */
+  inputs?: RunInputs
+  /** what the store says: `waiting` or not, and the write that makes it so */
+  storedWaiting: boolean
+  waitSync: Promise<void>
   /** the lease was lost to another process: write nothing more */
   lost: boolean
   /** resolves when the run has ended, been handed over or been lost here */
@@ -92,6 +102,10 @@ export function createEngine (opts: EngineOptions) {
     offs.push(await bus.subscribe(CANCEL_CHANNEL, (message) => {
       const entry = active.get((JSON.parse(message) as { run_id: string }).run_id)
       entry?.scope.abort(cancelled('cancelled by the user'))
+    }))
+    offs.push(await bus.subscribe(INPUT_CHANNEL, (message) => {
+      const { run_id, interrupt_id } = JSON.parse(message) as { run_id: string, interrupt_id: string }
+      active.get(run_id)?.inputs?.notify(interrupt_id)
     }))
     if (opts.timers !== false) {
       const every = (ms: number, fn: () => Promise<unknown>) => {
@@ -148,11 +162,14 @@ export function createEngine (opts: EngineOptions) {
     return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status: 'queued' }
   }
 
+  /** runs holding a slot of this process: a waiting run holds none */
+  const busy = () => { let n = 0; for (const a of active.values()) if (!a.inputs?.waiting) n++; return n }
+
   /** Claims what this process has room for, one claimer at a time; a call meanwhile claims again after. */
   function pump (): Promise<void> {
     if (pumping) { pumpAgain = true; return pumping }
     pumping = (async () => {
-      const room = () => (accepting ? limits.runsGlobal - active.size : 0)
+      const room = () => (accepting ? limits.runsGlobal - busy() : 0)
       do {
         pumpAgain = false
         while (room() > 0) {
@@ -170,7 +187,7 @@ export function createEngine (opts: EngineOptions) {
     const user = UserExecutionContext.create({ user_id: c.run.user_id, log })
     let settle!: () => void
     const done = new Promise<void>((resolve) => { settle = resolve })
-    const entry: ActiveRun = { run: c.run, epoch: c.epoch, content: c.content, scope: user.forRun(c.run), lost: false, done, settle }
+    const entry: ActiveRun = { run: c.run, epoch: c.epoch, content: c.content, scope: user.forRun(c.run), lost: false, done, settle, storedWaiting: c.run.status === 'waiting', waitSync: Promise.resolve() }
     active.set(c.run.run_id, entry)
     if (c.cancel_requested) entry.scope.abort(cancelled('cancelled by the user'))
     proceed(entry).catch((err) => entry.scope.log.error({ err }, 'running a claimed run failed'))
@@ -238,16 +255,18 @@ export function createEngine (opts: EngineOptions) {
   async function execute (entry: ActiveRun, history: readonly RunEvent[]): Promise<void> {
     const { scope, run } = entry
     const emitter = entry.emitter!
-    // the run's deadline counts from its first start, across takeovers
+    const inputs = entry.inputs = new RunInputs({ store, emitter, run_id: run.run_id, onWaiting: () => syncWaiting(entry) }, history)
+    const answer = new AnswerStream(emitter, history)
+    // the run's deadline counts from its first start, across takeovers, without the time spent waiting for people
     const startedAt = run.started_at ? Date.parse(run.started_at) : Date.now()
-    const left = Math.max(0, limits.runTimeoutMs - (Date.now() - startedAt))
-    const timer = setTimeout(() => scope.abort(new RunFailure('timeout', `run timed out after ${limits.runTimeoutMs} ms`, false)), left)
-    timer.unref()
-    scope.onCleanup(() => clearTimeout(timer))
+    const left = Math.max(0, limits.runTimeoutMs - (Date.now() - startedAt - inputs.waited()))
+    const timer = waitAwareTimer(left, () => scope.abort(new RunFailure('timeout', `run timed out after ${limits.runTimeoutMs} ms`, false)), inputs)
+    scope.onCleanup(() => timer.clear())
     try {
       if (scope.signal.aborted) throw scope.signal.reason
       const resume = history.length ? resumePlan(history) : undefined
-      const result = await runAgent({ scope, emitter, registry, limits, content: entry.content, resume }, run.agent, run.input ?? {})
+      const result = await runAgent({ scope, emitter, registry, limits, content: entry.content, resume, inputs, answer }, run.agent, run.input ?? {})
+      await answer.finish(answerOf(result))
       await endWith(entry, { type: 'run_completed', data: { result, timestamp: now() } }, { status: 'completed', result, answer: answerOf(result) })
     } catch (err) {
       const reason = scope.signal.aborted ? scope.signal.reason : err
@@ -276,6 +295,10 @@ export function createEngine (opts: EngineOptions) {
   /** The run's terminal event; the run row is finished after the event is stored, before it is published. */
   async function endWith (entry: ActiveRun, terminal: EventInput, finish: RunFinish) {
     try {
+      // an interrupt still open when the run ends is closed with it
+      for (const i of entry.emitter!.openInputs) {
+        await entry.emitter!.emit({ type: 'input_received', data: { interrupt_id: i.interrupt_id, agent_id: i.agent_id, agent_name: i.agent_name, kind: i.kind, by: 'cancel', timestamp: now() } })
+      }
       await entry.emitter!.emit(terminal, () => store.finishRun(entry.run.run_id, entry.epoch, finish))
       opts.onRunEnd?.(finish.status)
     } catch (err) {
@@ -308,6 +331,53 @@ export function createEngine (opts: EngineOptions) {
     }
     if (isCancel) await endWith(entry, { type: 'run_cancelled', data: { reason: error.message, timestamp: now() } }, { status: 'cancelled', error })
     else await endWith(entry, { type: 'run_failed', data: { error, timestamp: now() } }, { status: 'failed', error })
+  }
+
+  /** Makes the run's status in the store say whether it waits for an answer; a run that waits frees its slot. */
+  function syncWaiting (entry: ActiveRun): Promise<void> {
+    entry.waitSync = entry.waitSync.then(async () => {
+      const waiting = entry.inputs?.waiting ?? false
+      if (waiting === entry.storedWaiting || entry.lost) return
+      if (await store.setWaiting(entry.run.run_id, entry.epoch, waiting)) entry.storedWaiting = waiting
+      if (waiting) pump().catch((err) => log.error({ err }, 'claiming runs failed'))
+    }).catch((err) => entry.scope.log.error({ err }, 'could not record whether the run waits'))
+    return entry.waitSync
+  }
+
+  /**
+   * The owner's answer to an interrupt (CONTRACT §5.6), on any process: checked against the
+   * interrupt's schema, stored (the first answer wins), and the run's holder told.
+   */
+  async function resume (user: UserExecutionContext, runId: string, req: ResumeRequest) {
+    const run = await store.getRun(user.user_id, runId)
+    if (!run) throw new Errors.NotFound('run')
+    const events = (await store.listEvents(user.user_id, runId, 0)) ?? []
+    const asked = events.find((e) => e.type === 'input_requested' && (e.data as { interrupt_id: string }).interrupt_id === req.interrupt_id)
+    if (!asked) throw new Errors.NotFound('interrupt')
+    const d = asked.data as EventData<'input_requested'>
+    if (!ACTIVE_STATUSES.includes(run.status)) throw new Errors.InterruptClosed('the run has ended')
+    if (events.some((e) => e.type === 'input_received' && (e.data as { interrupt_id: string }).interrupt_id === req.interrupt_id)) throw new Errors.InterruptClosed('the interrupt was answered already')
+    if (Date.parse(d.expires_at) <= Date.now()) throw new Errors.InterruptClosed('the interrupt has expired')
+    let body: Record<string, unknown>
+    if (d.kind === 'approval') {
+      if (req.decision === undefined || 'answer' in req) throw new Errors.InvalidRequest('an approval is answered with a decision ("approve" or "reject"), not an answer')
+      if (req.arguments !== undefined && req.decision !== 'approve') throw new Errors.InvalidRequest('arguments go with "approve" only')
+      body = { decision: req.decision, ...(req.reason !== undefined && { reason: req.reason }), ...(req.arguments !== undefined && { arguments: req.arguments }) }
+    } else {
+      if (!('answer' in req) || req.decision !== undefined || req.reason !== undefined || req.arguments !== undefined) throw new Errors.InvalidRequest('a question is answered with an answer')
+      body = { answer: req.answer }
+    }
+    const validate = new Ajv({ strict: false, allErrors: false }).compile(d.schema as object)
+    const value = d.kind === 'approval' ? body : body.answer
+    if (!validate(value)) {
+      const e = validate.errors?.[0]
+      throw new Errors.InvalidRequest(`${d.kind === 'approval' ? '' : 'answer'}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`.trim())
+    }
+    if (!await store.storeInput(runId, { interrupt_id: req.interrupt_id, by: 'user', body })) throw new Errors.InterruptClosed('the interrupt was answered already')
+    const local = active.get(runId)
+    if (local) local.inputs?.notify(req.interrupt_id)
+    else await bus.publish(INPUT_CHANNEL, JSON.stringify({ run_id: runId, interrupt_id: req.interrupt_id })).catch((err: unknown) => log.warn({ err }, 'publishing an answer failed; the run finds it when it is taken over'))
+    return { run_id: runId, interrupt_id: req.interrupt_id }
   }
 
   /** Lets go of a run once its events are all stored; its slot goes to the next claim. */
@@ -390,6 +460,8 @@ export function createEngine (opts: EngineOptions) {
     for (const t of timers) clearInterval(t)
     await pumping
     const all = () => Promise.allSettled([...active.values()].map((a) => a.done))
+    // a run waiting for a person would only hold the drain up: it goes to another process at once
+    for (const a of active.values()) if (a.inputs?.waiting) a.scope.abort(interruption('the server is shutting down'))
     if (active.size && graceMs > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([all(), new Promise((resolve) => { timer = setTimeout(resolve, graceMs) })])
@@ -404,6 +476,7 @@ export function createEngine (opts: EngineOptions) {
     start,
     submit,
     cancel,
+    resume,
     close,
     renew,
     sweep,

@@ -48,21 +48,44 @@ export function raceAbort<T> (promise: Promise<T>, signal: AbortSignal): Promise
   })
 }
 
+/** How long a run has waited for people so far, in ms: deadlines do not count that time. */
+export interface WaitClock { waited (): number }
+
 /**
- * A child AbortController that aborts with its parent and on its own deadline. `dispose` removes
- * the parent listener and the timer, so nothing outlives the attempt.
+ * Calls `fire` once `ms` of time not spent waiting (per `clock`) have passed. Resolves nothing;
+ * `clear` stops it.
  */
-export function deadline (parent: AbortSignal, ms: number, onTimeout: () => Error) {
+export function waitAwareTimer (ms: number, fire: () => void, clock?: WaitClock) {
+  const startedAt = performance.now()
+  const waitedBefore = clock?.waited() ?? 0
+  let timer: NodeJS.Timeout
+  const arm = (delay: number) => {
+    timer = setTimeout(() => {
+      const left = ms + (clock ? clock.waited() - waitedBefore : 0) - (performance.now() - startedAt)
+      if (left > 0) arm(left)
+      else fire()
+    }, delay)
+    timer.unref()
+  }
+  arm(ms)
+  return { clear () { clearTimeout(timer) } }
+}
+
+/**
+ * A child AbortController that aborts with its parent and on its own deadline (time spent waiting
+ * for people, per `clock`, does not count). `dispose` removes the parent listener and the timer,
+ * so nothing outlives the attempt.
+ */
+export function deadline (parent: AbortSignal, ms: number, onTimeout: () => Error, clock?: WaitClock) {
   const controller = new AbortController()
   const onParent = () => controller.abort(parent.reason)
   if (parent.aborted) controller.abort(parent.reason)
   else parent.addEventListener('abort', onParent, { once: true })
-  const timer = setTimeout(() => controller.abort(onTimeout()), ms)
-  timer.unref()
+  const timer = waitAwareTimer(ms, () => controller.abort(onTimeout()), clock)
   return {
     signal: controller.signal,
     dispose () {
-      clearTimeout(timer)
+      timer.clear()
       parent.removeEventListener('abort', onParent)
     }
   }

@@ -37,6 +37,9 @@ export class RunEmitter {
   /** tool_call_id → agent_id of the open call */
   readonly #tools = new Map<string, { agent_id: string, agent_name: string, tool_name: string }>()
   readonly #attempts = new Map<string, number>()
+  /** interrupt_id → the open interrupt; `#asked` holds every interrupt id seen */
+  readonly #inputs = new Map<string, { agent_id: string, agent_name: string, kind: 'approval' | 'question' }>()
+  readonly #asked = new Set<string>()
   #failure: Error | undefined
 
   readonly #onFailure: ((err: Error) => void) | undefined
@@ -64,6 +67,8 @@ export class RunEmitter {
   /** open agents and tool calls, so a run ending abnormally can close them first */
   get openAgents () { return [...this.#agents].map(([agent_id, a]) => ({ agent_id, ...a })) }
   get openTools () { return [...this.#tools].map(([tool_call_id, t]) => ({ tool_call_id, ...t })) }
+  /** interrupts waiting for an answer */
+  get openInputs () { return [...this.#inputs].map(([interrupt_id, i]) => ({ interrupt_id, ...i })) }
 
   /**
    * Queues one event; resolves once it is stored and published. Throws ContractViolation at once
@@ -134,8 +139,20 @@ export class RunEmitter {
   #check (e: EventInput) {
     const fail = (why: string) => { throw new ContractViolation(`${e.type} refused: ${why}`) }
     if (this.#terminal) fail('the run has ended')
-    const d = e.data as { agent_id?: string, attempt?: number, tool_call_id?: string }
+    const d = e.data as { agent_id?: string, attempt?: number, tool_call_id?: string, interrupt_id?: string, error?: { code: string } }
     switch (e.type) {
+      case 'input_requested':
+        if (!this.#agents.has(d.agent_id!)) fail(`agent ${d.agent_id} is not running`)
+        if (this.#asked.has(d.interrupt_id!)) fail(`interrupt ${d.interrupt_id} exists`)
+        break
+      case 'input_received':
+        if (!this.#inputs.has(d.interrupt_id!)) fail(`interrupt ${d.interrupt_id} is not open`)
+        // an answer is taken by a running agent; a run that ends closes what is left open as it ends
+        if ((e.data as { by?: string }).by !== 'cancel' && !this.#agents.has(d.agent_id!)) fail(`agent ${d.agent_id} is not running`)
+        break
+      case 'answer_delta':
+        if (d.agent_id !== undefined && !this.#agents.has(d.agent_id)) fail(`agent ${d.agent_id} is not running`)
+        break
       case 'agent_started': {
         if (this.#agents.has(d.agent_id!)) fail(`agent ${d.agent_id} is already running`)
         const last = this.#attempts.get(d.agent_id!) ?? 0
@@ -155,9 +172,11 @@ export class RunEmitter {
       case 'agent_error':
         if (this.#agents.get(d.agent_id!)?.attempt !== d.attempt) fail(`agent ${d.agent_id} attempt ${d.attempt} is not open`)
         if ([...this.#tools.values()].some((t) => t.agent_id === d.agent_id)) fail(`agent ${d.agent_id} has open tool calls`)
+        // an interrupted attempt leaves its interrupt open: the next attempt, on another process, waits on
+        if (d.error?.code !== 'interrupted' && [...this.#inputs.values()].some((i) => i.agent_id === d.agent_id)) fail(`agent ${d.agent_id} has open interrupts`)
         break
       default:
-        if (TERMINAL_TYPES.has(e.type) && (this.#agents.size || this.#tools.size)) fail('agents or tool calls are still open')
+        if (TERMINAL_TYPES.has(e.type) && (this.#agents.size || this.#tools.size || this.#inputs.size)) fail('agents, tool calls or interrupts are still open')
     }
   }
 
@@ -173,6 +192,13 @@ export class RunEmitter {
         break
       case 'tool_completed':
         this.#tools.delete(d.tool_call_id)
+        break
+      case 'input_requested':
+        this.#inputs.set(e.data.interrupt_id, { agent_id: d.agent_id, agent_name: d.agent_name, kind: e.data.kind })
+        this.#asked.add(e.data.interrupt_id)
+        break
+      case 'input_received':
+        this.#inputs.delete(e.data.interrupt_id)
         break
       case 'agent_completed':
       case 'agent_error':

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { now } from '../events.js'
-import type { ToolContext } from '../registry.js'
 import type { RunDeps } from './agent-runner.js'
+import { DEFAULT_EXPIRES_IN_S, type RegisteredTool, type ToolContext } from '../registry.js'
 import { RunFailure, deadline, raceAbort, timedOut, toErrorBody } from './failures.js'
+import { approvalSchema, rejected } from './interrupts.js'
 
 type Status = 'success' | 'error' | 'timeout' | 'cancelled'
 
@@ -20,7 +21,24 @@ export async function callTool (
   const { emitter, registry, scope, limits } = deps
   if (deps.signal.aborted) throw deps.signal.reason
   const tool = registry.tool(name)
-  const tool_call_id = randomUUID()
+  let tool_call_id: string = randomUUID()
+  let rejection: RunFailure | undefined
+  if (tool && needsApproval(tool, args) && tool.validate(structuredCloneSafe(args) ?? {})) {
+    if (!deps.inputs) throw new RunFailure('invalid_request', `${name} needs an approval, and this run cannot ask for one`, false)
+    const answer = await deps.inputs.request(agent, {
+      kind: 'approval',
+      tool_name: name,
+      tool_call_id,
+      arguments: structuredCloneSafe(args),
+      schema: approvalSchema(tool.input_schema ?? { type: 'object' }),
+      expires_in_s: tool.approval_expires_in_s ?? DEFAULT_EXPIRES_IN_S,
+      on_expiry: { decision: tool.approval_default ?? 'reject', reason: 'no answer before the approval expired' }
+    }, deps.signal)
+    // a replayed attempt goes on with the call its approval was asked for, unless that one ran
+    if (answer.tool_call_id && !answer.executed) tool_call_id = answer.tool_call_id
+    if (answer.body.decision !== 'approve') rejection = rejected(answer.body.reason)
+    else if (answer.body.arguments && typeof answer.body.arguments === 'object') args = answer.body.arguments as Record<string, unknown>
+  }
   const ids = { ...agent, tool_name: String(name), tool_call_id }
   // the tool may mutate what it gets (schema defaults); the event keeps what the agent sent
   const parameters = structuredCloneSafe(args)
@@ -37,6 +55,10 @@ export async function callTool (
     })
   }
 
+  if (rejection) {
+    await complete('error', { error: toErrorBody(rejection) })
+    throw rejection
+  }
   if (!tool) {
     const err = new RunFailure('unknown_tool', `no tool named "${name}"`, false)
     await complete('error', { error: toErrorBody(err) })
@@ -81,6 +103,13 @@ export async function callTool (
   } finally {
     callSignal.dispose()
   }
+}
+
+/** A tool's `requires_approval`; a predicate that throws asks, to be safe. */
+function needsApproval (tool: RegisteredTool, args: Record<string, unknown>): boolean {
+  const rule = tool.requires_approval
+  if (typeof rule !== 'function') return rule === true
+  try { return Boolean(rule(structuredCloneSafe(args))) } catch { return true }
 }
 
 function structuredCloneSafe<T> (v: T): T {
