@@ -50,3 +50,20 @@ export function dailyCost (records: readonly UsageRecord[], w: UsageWindow, keyO
   }
   return series
 }
+
+/** Monthly figures are read from the most recent this many days: four whole weeks, so every weekday counts equally. */
+export const RECENT_DAYS = 28
+
+/** The last RECENT_DAYS days of a window (all of it when it is shorter): the base of every monthly figure. */
+export function recentWindow (w: UsageWindow, days = RECENT_DAYS): UsageWindow {
+  if (w.days <= days) return w
+  return { from: addDays(w.to, 1 - days), to: w.to, days }
+}
+
+/** The records of the recent window, and the window itself; null when there are no records. */
+export function recentRecords (records: readonly UsageRecord[], days = RECENT_DAYS): { window: UsageWindow, records: readonly UsageRecord[] } | null {
+  const w = windowOf(records)
+  if (!w) return null
+  const recent = recentWindow(w, days)
+  return { window: recent, records: recent === w ? records : inRange(records, recent) }
+}

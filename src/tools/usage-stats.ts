@@ -8,7 +8,7 @@ export type GroupBy = typeof GROUP_BY[number]
 /** the first and last request seen; null when there are no records */
 export type Period = { from: string, to: string } | null
 
-export interface BreakdownRow { key: string, cost_usd: number, requests: number, share: number }
+export interface BreakdownRow { key: string, cost_usd: number, requests: number, share: number, input_tokens: number, output_tokens: number }
 
 export interface UsageSummary {
   period: Period
@@ -57,7 +57,7 @@ export function summariseUsage (records: readonly UsageRecord[], groupBy: GroupB
     total_requests: countRequests(records),
     total_input_tokens: input,
     total_output_tokens: output,
-    breakdown: groups.map((g) => ({ key: g.key, cost_usd: roundCents(g.cost), requests: g.requests, share: shareOf(g.cost, total) }))
+    breakdown: groups.map((g) => ({ key: g.key, cost_usd: roundCents(g.cost), requests: g.requests, share: shareOf(g.cost, total), input_tokens: g.input, output_tokens: g.output }))
   }
 }
 
@@ -80,7 +80,7 @@ export function topCostDrivers (records: readonly UsageRecord[], limit = 5): Cos
   }
 }
 
-interface Group { key: string, cost: number, requests: number, first: UsageRecord }
+interface Group { key: string, cost: number, requests: number, input: number, output: number, first: UsageRecord }
 
 /** Raw (unrounded) cost per key, largest first, ties by key so the order is stable. */
 function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) => string) {
@@ -88,9 +88,11 @@ function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) =
   let total = 0
   for (const r of records) {
     const key = keyOf(r)
-    const g = groups.get(key) ?? { key, cost: 0, requests: 0, first: r }
+    const g = groups.get(key) ?? { key, cost: 0, requests: 0, input: 0, output: 0, first: r }
     g.cost += r.cost_usd
     g.requests += requestsOf(r)
+    g.input += r.input_tokens
+    g.output += r.output_tokens
     groups.set(key, g)
     total += r.cost_usd
   }
