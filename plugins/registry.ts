@@ -13,7 +13,7 @@ export default fp(async (app, opts: { config: Config }) => {
   const registry = new AgentRegistry()
   // the pack's tools read the usage records of the user each run belongs to; the assistant may
   // call every tool, AGENT_MODULES' included, so it reads the list from the finished registry
-  const builtin = createBuiltinModule((ctx) => app.store.listUsage(ctx.user_id), { llm, tools: () => registry.tools() })
+  const builtin = createBuiltinModule((ctx) => app.store.listUsage(ctx.user_id), { llm, tools: () => registry.tools(), prices: opts.config.prices })
   await registry.register(builtin).load(opts.config.agentModules)
   app.decorate('registry', registry)
 }, { name: 'registry', dependencies: ['store'] })
