@@ -13,7 +13,7 @@ const toolNamed = (name: string) => (source: UsageSource) => createAnalysisTools
 const createUsageSummaryTool = toolNamed('usage_summary')
 const createTopCostDriversTool = toolNamed('top_cost_drivers')
 /** breakdown rows without their token counts, which these hand-computed cases do not list */
-const bare = <T extends { breakdown: Array<Record<string, unknown>> }>(s: T) => ({ ...s, breakdown: s.breakdown.map(({ input_tokens: _i, output_tokens: _o, ...r }) => r) })
+const bare = (s: UsageSummary) => ({ ...s, breakdown: s.breakdown.map(({ input_tokens: _i, output_tokens: _o, ...r }) => r) })
 
 function toolContext () {
   const progress: Array<[string, number | undefined]> = []

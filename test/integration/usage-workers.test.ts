@@ -1,0 +1,25 @@
+import t from 'tap'
+import type { SupervisorResult } from '../../src/agents/supervisor.js'
+import { auth, build } from '../helpers/app.js'
+import { getEvents, runToEnd } from '../helpers/http.js'
+
+const QUESTIONS = ['How can we cut our LLM costs?', 'Which model costs us most?', 'Any spikes?', 'What will we spend next month?']
+
+t.test('the analyses in worker threads give the answers the event loop gives', async (t) => {
+  const dir = t.testdir({})
+  const pooled = await build(t, { DATABASE_URL: `sqlite:${dir}/agentwire.db`, ANALYSIS_WORKERS: '2' })
+  const local = await build(t, { DATABASE_URL: 'sqlite::memory:' })
+  for (const app of [pooled, local]) {
+    t.equal((await app.inject({ method: 'POST', url: '/usage/sample', headers: auth('dana'), payload: { profile: 'team' } })).statusCode, 200)
+  }
+  for (const content of QUESTIONS) {
+    const a = await runToEnd(pooled, 'dana', { content })
+    const b = await runToEnd(local, 'dana', { content })
+    t.equal(a.run.status, 'completed', content)
+    t.equal((a.run.result as SupervisorResult).answer, (b.run.result as SupervisorResult).answer, `${content}: the same answer`)
+    const progress = (await getEvents(pooled, 'dana', a.accepted.run_id)).filter((e) => e.type === 'tool_progress').map((e) => (e.data as { message: string }).message)
+    t.ok(progress.length > 0 && progress.every((m) => m.endsWith('in an analysis worker')), `${content}: every tool ran in a worker`)
+  }
+  const other = await runToEnd(pooled, 'erin', { content: 'Which model costs us most?' })
+  t.equal((other.run.result as SupervisorResult).has_data, false, 'a worker reads only the asking user\'s records')
+})
