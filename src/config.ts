@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { loadCatalogueFile } from './tools/catalogue-file.js'
 import { PRICES, type PriceTable } from './tools/prices.js'
@@ -64,8 +65,8 @@ export const EnvSchema = Type.Object({
   USAGE_EARLIEST: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', default: '2020-01-01' }),
   /** usage rows dated more than this many seconds after now are refused */
   USAGE_MAX_AHEAD_S: Int(0, 366 * 86_400, 86_400),
-  /** worker threads that run the usage analyses off the event loop (0: in the event loop; always so on sqlite::memory:) */
-  ANALYSIS_WORKERS: Int(0, 64, 2),
+  /** worker threads that run the usage analyses off the event loop (0: in the event loop, as always on sqlite::memory:; -1: one per core but one, at most 4) */
+  ANALYSIS_WORKERS: Int(-1, 64, -1),
   /** a JSON price catalogue whose rates override the built-in ones (negotiated rates) */
   PRICE_CATALOGUE: Type.Optional(Type.String({ minLength: 1 })),
   /** an OpenAI-compatible endpoint (e.g. https://api.openai.com/v1); with LLM_API_KEY and LLM_MODEL it turns the model on */
@@ -221,7 +222,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       usageBounds: { max_cost_usd: e.USAGE_MAX_COST_USD, max_tokens: e.USAGE_MAX_TOKENS, earliest: e.USAGE_EARLIEST, max_ahead_s: e.USAGE_MAX_AHEAD_S }
     },
     prices,
-    analysisWorkers: e.ANALYSIS_WORKERS,
+    // the event loop keeps a core of its own
+    analysisWorkers: e.ANALYSIS_WORKERS === -1 ? Math.max(1, Math.min(4, availableParallelism() - 1)) : e.ANALYSIS_WORKERS,
     ...(!llmMissing.length && {
       llm: { baseUrl: e.LLM_BASE_URL!, apiKey: e.LLM_API_KEY!, model: e.LLM_MODEL!, timeoutMs: e.LLM_TIMEOUT_MS }
     })

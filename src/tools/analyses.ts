@@ -20,16 +20,28 @@ export const DEFAULT_ENV: AnalysisEnv = Object.freeze({ prices: PRICES })
 type Args = Record<string, any>
 const hasRange = (a: Args) => !!(a.from || a.to)
 
+// a run's snapshot is one array: what every tool derives from it is worked out once
+const recentMemo = new WeakMap<readonly UsageRecord[], readonly UsageRecord[]>()
+const stormMemo = new WeakMap<readonly UsageRecord[], ReturnType<typeof findRetryStorms>>()
+
 /** A range asked for, else the recent window every monthly figure is read from. */
 function windowed (records: readonly UsageRecord[], args: Args): readonly UsageRecord[] {
   if (hasRange(args)) return inRange(records, args as DayRange)
-  return recentRecords(records)?.records ?? records
+  let recent = recentMemo.get(records)
+  if (!recent) recentMemo.set(records, (recent = recentRecords(records)?.records ?? records))
+  return recent
+}
+
+function storms (records: readonly UsageRecord[], args: Args = {}): ReturnType<typeof findRetryStorms> {
+  if (args.min_requests !== undefined || args.gap_s !== undefined) return findRetryStorms(records, { min_requests: args.min_requests, gap_s: args.gap_s })
+  let found = stormMemo.get(records)
+  if (!found) stormMemo.set(records, (found = findRetryStorms(records)))
+  return found
 }
 
 /** A recommendation tool's answer once retry storms are taken out of the traffic it prices. */
 function withoutStorms (records: readonly UsageRecord[], run: (rows: readonly UsageRecord[], exclude: ReadonlySet<string>) => Recommendations): Recommendations {
-  const storms = new Set(findRetryStorms(records).request_ids)
-  return run(records, storms)
+  return run(records, new Set(storms(records).request_ids))
 }
 
 /**
@@ -49,7 +61,7 @@ export const ANALYSES = {
   detect_anomalies: (records: readonly UsageRecord[], args: Args) => detectAnomalies(inRange(records, args as DayRange), { threshold: args.threshold }),
   forecast_spend: (records: readonly UsageRecord[], args: Args) => forecastSpend(records, args.horizons ?? [30, 90], { level: args.level }),
   find_retry_storms: (records: readonly UsageRecord[], args: Args) => {
-    const { request_ids: _ids, ...report } = findRetryStorms(windowed(records, args), { min_requests: args.min_requests, gap_s: args.gap_s })
+    const { request_ids: _ids, ...report } = storms(windowed(records, args), args)
     return report
   },
   recommend_rightsizing: (records: readonly UsageRecord[], args: Args, env: AnalysisEnv) =>

@@ -3,7 +3,7 @@ import { roundCents, roundTo } from './money.js'
 import { findRetryStorms } from './retry-storms.js'
 import { median } from './robust-stats.js'
 import type { UsageRecord } from './usage-data.js'
-import { addDays, DAY_MS, dayOf, windowOf, type UsageWindow } from './usage-period.js'
+import { addDays, dayIndex, dayOf, windowOf, type UsageWindow } from './usage-period.js'
 import { UNATTRIBUTED } from './usage-stats.js'
 
 /** fewer days than this give a series no baseline to speak of */
@@ -93,8 +93,8 @@ export function detectAnomalies (records: readonly UsageRecord[], opts: AnomalyO
   const base = { threshold, method: METHOD }
   if (!w) return { period: null, ...base, series_checked: 0, anomalies: [], insufficient: 'there are no usage records' }
   if (w.days < minDays) return { period: w, ...base, series_checked: 0, anomalies: [], insufficient: `${w.days} days of data; spikes need at least ${minDays}` }
-  const start = Date.parse(w.from)
-  const index = (r: UsageRecord) => (Date.parse(dayOf(r.timestamp)) - start) / DAY_MS
+  const dayAt = dayIndex(w.from)
+  const index = (r: UsageRecord) => dayAt(dayOf(r.timestamp))
   const storms = new Set(findRetryStorms(records).request_ids)
   const anomalies: Spike[] = []
   let checked = 0

@@ -4,7 +4,7 @@ import { roundCents, roundTo } from './money.js'
 import { PRICES, type PriceTable } from './prices.js'
 import { recommendation, recommendations, type Recommendation, type Recommendations } from './recommendation.js'
 import type { UsageRecord } from './usage-data.js'
-import { DAY_MS, dayOf, windowOf } from './usage-period.js'
+import { DAY_MS, dayOf, hourOf, windowOf } from './usage-period.js'
 import { UNATTRIBUTED } from './usage-stats.js'
 
 /** A feature whose requests fit in this many hours of the day (90 % of them) runs on a schedule. */
@@ -43,7 +43,7 @@ export function trafficPattern (rows: readonly UsageRecord[]): TrafficPattern {
   const perDay = new Map<string, number>()
   for (const r of rows) {
     const n = requestsOf(r)
-    byHour[new Date(r.timestamp).getUTCHours()] += n
+    byHour[hourOf(r.timestamp)] += n
     perDay.set(dayOf(r.timestamp), (perDay.get(dayOf(r.timestamp)) ?? 0) + n)
   }
   const total = byHour.reduce((a, b) => a + b, 0)

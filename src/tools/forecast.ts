@@ -116,7 +116,7 @@ function fitSeries (y: readonly number[], start: number): Fit | undefined {
     const m = median(model.residuals)
     const mad = median(model.residuals.map((e) => Math.abs(e - m)))
     // an exact fit leaves only rounding noise, which is no outlier
-    if (!(mad > FLOAT_NOISE * (1 + Math.max(...z.map(Math.abs))))) break
+    if (!(mad > FLOAT_NOISE * (1 + z.reduce((m, v) => Math.max(m, Math.abs(v)), 0)))) break
     const zs = model.residuals.map((e) => (0.6745 * Math.abs(e - m)) / mad)
     let worst = 0
     for (let i = 1; i < zs.length; i++) if (zs[i] > zs[worst]) worst = i

@@ -4,7 +4,7 @@ import { roundCents, roundTo } from './money.js'
 import { PRICES, ratesFor, type CacheRules, type ModelPrice, type PriceTable } from './prices.js'
 import { recommendation, recommendations, type Confidence, type Recommendation, type Recommendations } from './recommendation.js'
 import type { UsageRecord } from './usage-data.js'
-import { windowOf } from './usage-period.js'
+import { epochOf, windowOf } from './usage-period.js'
 import { UNATTRIBUTED } from './usage-stats.js'
 
 const HOUR_MS = 3_600_000
@@ -39,7 +39,9 @@ export const ttlLabel = (ttlS: number) => (ttlS % 3600 === 0 ? `${ttlS / 3600} h
 export function replayCache (group: readonly UsageRecord[], prefix: number, price: ModelPrice, ttlS: number): CacheReplay {
   const write = price.cache!.write[String(ttlS)]
   const ttl = ttlS * 1000
-  const sorted = [...group].sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp) || (a.request_id < b.request_id ? -1 : 1))
+  const memo = new Map<string, number>()
+  const at = (r: UsageRecord) => epochOf(memo, r.timestamp)
+  const sorted = [...group].sort((a, b) => at(a) - at(b) || (a.request_id < b.request_id ? -1 : 1))
   let last: number | undefined
   const out: CacheReplay = { hits: 0, writes: 0, current_usd: 0, cached_usd: 0 }
   for (const r of sorted) {
@@ -47,10 +49,10 @@ export function replayCache (group: readonly UsageRecord[], prefix: number, pric
     const rates = ratesFor(price, r.input_tokens / n)
     const cachedNow = Math.min(prefix, (r.cached_tokens ?? 0) / n)
     out.current_usd += n * (cachedNow * rates.cached_input + (prefix - cachedNow) * rates.input) / 1e6
-    const at = Date.parse(r.timestamp)
-    const start = n === 1 ? at : Math.floor(at / HOUR_MS) * HOUR_MS
+    const t = at(r)
+    const start = n === 1 ? t : Math.floor(t / HOUR_MS) * HOUR_MS
     const gap = HOUR_MS / n
-    const first = n === 1 ? at : start + gap / 2
+    const first = n === 1 ? t : start + gap / 2
     const firstHits = last !== undefined && first - last <= ttl
     const rest = n - 1
     const restHit = gap <= ttl
@@ -60,7 +62,7 @@ export function replayCache (group: readonly UsageRecord[], prefix: number, pric
     out.writes += writes
     // a write is billed at the write price; Anthropic's writes cost more than plain input
     out.cached_usd += (hits * prefix * rates.cached_input + writes * prefix * (write * rates.input / price.input)) / 1e6
-    last = n === 1 ? at : start + gap * (n - 0.5)
+    last = n === 1 ? t : start + gap * (n - 0.5)
   }
   return out
 }
@@ -89,7 +91,7 @@ export function promptCaching (records: readonly UsageRecord[], opts: CachingOpt
     for (const group of byKey(usable, (r) => JSON.stringify([r.model, r.prompt_hash])).values()) {
       if (countRequests(group) < 2) continue
       const price = priceFor(group[0].model, table)!
-      const prefix = Math.min(...group.map((r) => r.input_tokens / requestsOf(r)))
+      const prefix = group.reduce((m, r) => Math.min(m, r.input_tokens / requestsOf(r)), Infinity)
       if (prefix < Math.max(price.cache!.min_tokens, opts.min_prompt_tokens ?? 0)) continue
       groups.push({ rows: group, prefix, price })
     }

@@ -2,7 +2,7 @@ import { byKey, sumCost } from './group-by.js'
 import { roundCents } from './money.js'
 import { recommendation, recommendations, type Recommendation, type Recommendations } from './recommendation.js'
 import type { UsageRecord } from './usage-data.js'
-import { windowOf } from './usage-period.js'
+import { epochOf, windowOf } from './usage-period.js'
 import { UNATTRIBUTED } from './usage-stats.js'
 
 export interface RetryStormOptions {
@@ -50,7 +50,9 @@ export function findRetryStorms (records: readonly UsageRecord[], opts: RetrySto
   const candidates = records.filter((r) => r.prompt_hash && (r.requests ?? 1) === 1)
   for (const group of byKey(candidates, (r) => JSON.stringify([r.model, r.prompt_hash, r.input_tokens])).values()) {
     if (group.length < minRequests) continue
-    group.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp) || (a.request_id < b.request_id ? -1 : 1))
+    const memo = new Map<string, number>()
+    const at = (r: UsageRecord) => epochOf(memo, r.timestamp)
+    group.sort((a, b) => at(a) - at(b) || (a.request_id < b.request_id ? -1 : 1))
     let burst: UsageRecord[] = []
     const close = () => {
       if (burst.length >= minRequests) {
@@ -73,7 +75,7 @@ export function findRetryStorms (records: readonly UsageRecord[], opts: RetrySto
       burst = []
     }
     for (const r of group) {
-      if (burst.length && Date.parse(r.timestamp) - Date.parse(burst.at(-1)!.timestamp) > gapMs) close()
+      if (burst.length && at(r) - at(burst.at(-1)!) > gapMs) close()
       burst.push(r)
     }
     close()

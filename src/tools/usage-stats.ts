@@ -1,6 +1,7 @@
 import { countRequests, requestsOf } from './group-by.js'
 import { roundCents, roundTo } from './money.js'
 import type { UsageRecord } from './usage-data.js'
+import { dayOf } from './usage-period.js'
 
 export const GROUP_BY = Object.freeze(['model', 'provider', 'feature', 'day'] as const)
 export type GroupBy = typeof GROUP_BY[number]
@@ -38,7 +39,7 @@ const KEY: Record<GroupBy, (r: UsageRecord) => string> = {
   model: (r) => r.model,
   provider: (r) => r.provider,
   feature: (r) => r.feature ?? UNATTRIBUTED,
-  day: (r) => new Date(r.timestamp).toISOString().slice(0, 10)
+  day: (r) => dayOf(r.timestamp)
 }
 
 export function summariseUsage (records: readonly UsageRecord[], groupBy: GroupBy = 'model'): UsageSummary {
@@ -104,7 +105,19 @@ function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) =
 
 const shareOf = (part: number, total: number) => (total > 0 ? roundTo(part / total, 4) : 0)
 
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 function periodOf (records: readonly UsageRecord[]): Period {
+  // toISOString text sorts as its instants do: no parsing needed
+  if (records.every((r) => ISO_MS.test(r.timestamp))) {
+    let from = ''
+    let to = ''
+    for (const r of records) {
+      if (!from || r.timestamp < from) from = r.timestamp
+      if (!to || r.timestamp > to) to = r.timestamp
+    }
+    return from ? { from, to } : null
+  }
   let from = Infinity
   let to = -Infinity
   for (const r of records) {
