@@ -93,9 +93,9 @@ async function measure (workers: number, data: UsageRecord[]) {
 
   // five users at once, /health probed every 10 ms until they are all answered
   const health: number[] = []
-  let done = false
+  const state = { done: false }
   const probe = (async () => {
-    while (!done) {
+    while (!state.done) {
       const t0 = performance.now()
       await (await fetch(`${base}/health`)).text()
       health.push(performance.now() - t0)
@@ -103,7 +103,7 @@ async function measure (workers: number, data: UsageRecord[]) {
     }
   })()
   const together = await Promise.all(users.map(async (u) => (await ask(u)).ms))
-  done = true
+  state.done = true
   await probe
   await app.close()
   rmSync(dir, { recursive: true, force: true })

@@ -26,8 +26,29 @@ const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 
 const SHORT_MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday']
 const NUMBER_WORDS: Record<string, number> = {
-  a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, eleven: 11, twelve: 12,
-  fourteen: 14, fifteen: 15, twenty: 20, thirty: 30, sixty: 60, ninety: 90, couple: 2, few: 3, several: 3
+  a: 1,
+  an: 1,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  eleven: 11,
+  twelve: 12,
+  fourteen: 14,
+  fifteen: 15,
+  twenty: 20,
+  thirty: 30,
+  sixty: 60,
+  ninety: 90,
+  couple: 2,
+  few: 3,
+  several: 3
 }
 const ORDINALS: Record<string, number> = { first: 1, second: 2, third: 3, fourth: 4, last: -1 }
 
@@ -159,8 +180,8 @@ const POINT_RULES: readonly Rule[] = [
   { pattern: /yesterday/, span: (_m, c) => calendar(c, 'day', 1) },
   { pattern: /today/, span: (_m, c) => calendar(c, 'day', 0) },
   { pattern: new RegExp(`(?:last|this|previous)\\s+${WEEKDAY}`), span: (m, c) => weekdaySpan(m, c) },
-  { pattern: new RegExp(`(?:last|previous)\\s+(week|month|quarter|year)`), span: (m, c) => calendar(c, m[1], 1) },
-  { pattern: new RegExp('(?:this|the current|current)\\s+(week|month|quarter|year)'), span: (m, c) => calendar(c, m[1], 0) },
+  { pattern: /(?:last|previous)\s+(week|month|quarter|year)/, span: (m, c) => calendar(c, m[1], 1) },
+  { pattern: /(?:this|the current|current)\s+(week|month|quarter|year)/, span: (m, c) => calendar(c, m[1], 0) },
   { pattern: /q([1-4])(?:\s+(\d{4}))?/, span: (m, c) => yearOr(m[2], c, (y) => ({ from: ymd(y, (Number(m[1]) - 1) * 3, 1), to: ymd(y, Number(m[1]) * 3, 0) })) },
   { pattern: new RegExp(`${MONTH}${YEAR}`), span: (m, c) => yearOr(m[2], c, (y) => monthIn(y, monthIndex(m[1]))) },
   { pattern: /(?<![\w.-])((?:19|20)\d{2})(?![\w-])/, span: (m) => ({ from: `${m[1]}-01-01`, to: `${m[1]}-12-31` }) },
@@ -260,7 +281,7 @@ const RULES: readonly Rule[] = [
       return { from: monday, to: plusDays(monday, 6) }
     }
   },
-  { pattern: new RegExp(`(first|second|last)\\s+half\\s+of\\s+(\\d{4})`), span: (m) => (m[1] === 'first' ? { from: `${m[2]}-01-01`, to: `${m[2]}-06-30` } : { from: `${m[2]}-07-01`, to: `${m[2]}-12-31` }) },
+  { pattern: /(first|second|last)\s+half\s+of\s+(\d{4})/, span: (m) => (m[1] === 'first' ? { from: `${m[2]}-01-01`, to: `${m[2]}-06-30` } : { from: `${m[2]}-07-01`, to: `${m[2]}-12-31` }) },
   { pattern: /\bh([12])\s+(\d{4})/, span: (m) => (m[1] === '1' ? { from: `${m[2]}-01-01`, to: `${m[2]}-06-30` } : { from: `${m[2]}-07-01`, to: `${m[2]}-12-31` }) },
   // to date
   { pattern: /\b(year|quarter|month|week)[-\s]to[-\s]date\b|\b(ytd|qtd|mtd|wtd)\b/, span: (m, c) => ({ from: calendar(c, m[1] ?? { ytd: 'year', qtd: 'quarter', mtd: 'month', wtd: 'week' }[m[2]]!, 0).from, to: c.today }) },
@@ -270,10 +291,13 @@ const RULES: readonly Rule[] = [
   { pattern: new RegExp(`\\b${NUM}\\s+${UNIT}\\s+ago\\b`), span: (m, c) => (m[2] === 'day' ? calendar(c, 'day', numberOf(m[1])) : m[2] === 'week' ? calendar(c, 'week', numberOf(m[1])) : m[2] === 'month' ? calendar(c, 'month', numberOf(m[1])) : undefined) },
   { pattern: /\b(?:the|in the|over the|during the|for the)\s+(?:last|past)\s+(day|week|fortnight|month|quarter|year)\b|\bpast\s+(day|week|fortnight|month|quarter|year)\b/, span: (m, c) => trailing(c, 1, m[1] ?? m[2]) },
   { pattern: /\b(?:last|previous)\s+fortnight\b/, span: (_m, c) => trailing(c, 1, 'fortnight') },
-  { pattern: /\b(last|this|past)\s+weekend\b|\bover the weekend\b/, span: (m, c) => {
-    const saturday = m[1] === 'this' ? plusDays(mondayOf(c.today), 5) : plusDays(c.today, -(((weekday(c.today) - 6 + 7) % 7) || 7))
-    return { from: saturday, to: plusDays(saturday, 1) }
-  } },
+  {
+    pattern: /\b(last|this|past)\s+weekend\b|\bover the weekend\b/,
+    span: (m, c) => {
+      const saturday = m[1] === 'this' ? plusDays(mondayOf(c.today), 5) : plusDays(c.today, -(((weekday(c.today) - 6 + 7) % 7) || 7))
+      return { from: saturday, to: plusDays(saturday, 1) }
+    }
+  },
   { pattern: /\b(?:so far )?this year\b/, span: (_m, c) => calendar(c, 'year', 0) },
   // single points, last: "on Oct 3", "in July", "yesterday", "last month"
   ...POINT_RULES.map((r) => ({ pattern: new RegExp(`\\b(?:in|on|during|for|of)?\\s*${r.pattern.source}\\b`), span: r.span }))

@@ -297,8 +297,8 @@ export const createTriage = (llm?: LlmClient, opts: TriageOptions = {}) => defin
     ctx.think(!profile.has_data
       ? 'There are no usage records yet.'
       : !agents.length
-        ? 'Nothing to analyse for this message.'
-        : `${profile.records} records over ${profile.period!.days} days. ${note}` +
+          ? 'Nothing to analyse for this message.'
+          : `${profile.records} records over ${profile.period!.days} days. ${note}` +
           (range ? ` The question asks about ${range.label}${range.covered ? '' : ', which the data does not cover'}.` : '') + ` Next: ${agents.join(', ')}.`)
     return { ...read, entities, question: questionShape(question), today, data: profile, data_sufficient: sufficient, data_note: note, agents }
   }

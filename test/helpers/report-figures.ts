@@ -131,7 +131,6 @@ export interface ExpectedRecommendation {
 export function expectedRecommendations (all: readonly UsageRecord[], catalogue: Catalogue): ExpectedRecommendation[] {
   const records = recentOf(all).records
   const price = (m: string): Price | undefined => catalogue[m]
-  const priced = records.filter((r) => price(r.model))
   const current = (m: string) => !!price(m) && (price(m)!.status ?? 'current') === 'current'
   const fits = (to: string, from: string) => current(to) && (!price(to)!.reasoning || !!price(from)!.reasoning)
   const listCost = (m: string, r: UsageRecord) => {
@@ -288,7 +287,6 @@ export function expectedRecommendations (all: readonly UsageRecord[], catalogue:
       if (at(50) > 0 && at(95) >= 2 * at(50) && saving > 0) out.push({ type: 'limits', feature, title: `Cap ${feature} output at ${cap} tokens`, saving, moves: [], cap: { tokens: cap, capped, of: single.length } })
     }
   }
-  void priced
   return out
 }
 

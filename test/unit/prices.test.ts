@@ -40,7 +40,11 @@ t.test('every price is sane: cached ≤ input ≤ output, batch half price where
 t.test('list prices of a few models, exactly, with their billing rules', async (t) => {
   const rules = (p: ModelPrice) => ({ input: p.input, output: p.output, cached_input: p.cached_input, reasoning: p.reasoning ?? false, status: p.status ?? 'current', cache: p.cache, long: p.long_context })
   t.strictSame(rules(PRICES.models['claude-sonnet-4']), {
-    input: 3, output: 15, cached_input: 0.3, reasoning: false, status: 'legacy',
+    input: 3,
+    output: 15,
+    cached_input: 0.3,
+    reasoning: false,
+    status: 'legacy',
     cache: { min_tokens: 1024, write: { 300: 3.75, 3600: 6 }, automatic: false },
     long: { above_tokens: 200_000, input: 6, output: 22.5, cached_input: 0.6 }
   })
@@ -48,7 +52,12 @@ t.test('list prices of a few models, exactly, with their billing rules', async (
   t.strictSame(rules(PRICES.models['gpt-5.4-mini']), { input: 0.75, output: 4.5, cached_input: 0.075, reasoning: true, status: 'current', cache: { min_tokens: 1024, write: { 300: 0.75 }, automatic: true }, long: undefined })
   t.strictSame(rules(PRICES.models['gpt-4.1']), { input: 2, output: 8, cached_input: 0.5, reasoning: false, status: 'legacy', cache: { min_tokens: 1024, write: { 300: 2 }, automatic: true }, long: undefined })
   t.strictSame(rules(PRICES.models['gemini-2.5-pro']), {
-    input: 1.25, output: 10, cached_input: 0.125, reasoning: true, status: 'legacy', cache: { min_tokens: 2048, write: { 300: 1.25 }, automatic: true },
+    input: 1.25,
+    output: 10,
+    cached_input: 0.125,
+    reasoning: true,
+    status: 'legacy',
+    cache: { min_tokens: 2048, write: { 300: 1.25 }, automatic: true },
     long: { above_tokens: 200_000, input: 2.5, output: 15, cached_input: 0.25 }
   })
   t.strictSame(rules(PRICES.models['mistral-large-3']), { input: 0.5, output: 1.5, cached_input: 0.5, reasoning: false, status: 'current', cache: undefined, long: undefined })
