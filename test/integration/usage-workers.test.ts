@@ -1,13 +1,21 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { SupervisorResult } from '../../src/agents/supervisor.js'
 import { auth, build } from '../helpers/app.js'
+import { requirePostgres } from '../helpers/db.js'
 import { getEvents, runToEnd } from '../helpers/http.js'
 
 const QUESTIONS = ['How can we cut our LLM costs?', 'Which model costs us most?', 'Any spikes?', 'What will we spend next month?']
 
-t.test('the analyses in worker threads give the answers the event loop gives', async (t) => {
-  const dir = t.testdir({})
-  const pooled = await build(t, { DATABASE_URL: `sqlite:${dir}/agentwire.db`, ANALYSIS_WORKERS: '2' })
+for (const database of ['sqlite file', 'postgres']) {
+  t.test(`${database}: the analyses in worker threads give the answers the event loop gives`, async (t) => {
+    const postgres = requirePostgres(t)
+    if (database === 'postgres' && !postgres) { t.comment('TEST_POSTGRES_URL is not set: skipped'); return }
+    await compare(t, database === 'postgres' ? postgres! : `sqlite:${t.testdir({})}/agentwire.db`)
+  })
+}
+
+async function compare (t: Test, databaseUrl: string) {
+  const pooled = await build(t, { DATABASE_URL: databaseUrl, ANALYSIS_WORKERS: '2' })
   const local = await build(t, { DATABASE_URL: 'sqlite::memory:' })
   for (const app of [pooled, local]) {
     t.equal((await app.inject({ method: 'POST', url: '/usage/sample', headers: auth('dana'), payload: { profile: 'team' } })).statusCode, 200)
@@ -22,4 +30,4 @@ t.test('the analyses in worker threads give the answers the event loop gives', a
   }
   const other = await runToEnd(pooled, 'erin', { content: 'Which model costs us most?' })
   t.equal((other.run.result as SupervisorResult).has_data, false, 'a worker reads only the asking user\'s records')
-})
+}
