@@ -23,7 +23,7 @@ export const poolable = (databaseUrl: string) => /^postgres(ql)?:\/\//.test(data
  * they share that snapshot; only the small results cross back to this thread.
  */
 export function createWorkerAnalyst (opts: PoolOptions): Analyst {
-  const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  const pending = new Map<number, { resolve: (v: unknown, records: number) => void, reject: (e: Error) => void }>()
   let next = 0
   const spawn = () => {
     const w = new Worker(WORKER, { workerData: { databaseUrl: opts.databaseUrl, env: opts.env } })
@@ -33,7 +33,7 @@ export function createWorkerAnalyst (opts: PoolOptions): Analyst {
       if (!p) return
       pending.delete(reply.id)
       if ('error' in reply) p.reject(new Error(reply.error))
-      else p.resolve(reply.result)
+      else p.resolve(reply.result, reply.records)
     })
     // a worker that dies fails what it held; the next task gets a fresh one
     w.on('error', (err) => failAll(w, err))
@@ -59,9 +59,9 @@ export function createWorkerAnalyst (opts: PoolOptions): Analyst {
       if (closed) return Promise.reject(new Error('the analysis workers are closed'))
       const id = ++next
       const w = pick(ctx.run_id)
-      ctx.progress(`${name.replace(/_/g, ' ')} in an analysis worker`, 0.1)
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+        // the same progress as in the event loop, once the worker says how many records it read
+        pending.set(id, { resolve: (v, records) => { ctx.progress(`${name.replace(/_/g, ' ')} over ${records} usage records`, 0.5); resolve(v) }, reject })
         let ids = held.get(w)
         if (!ids) held.set(w, (ids = new Set()))
         ids.add(id)
