@@ -5,8 +5,9 @@ import { userOf } from '../plugins/user-context.js'
 import type { Config } from '../src/config.js'
 import { Errors } from '../src/errors.js'
 import type { UsageGroup } from '../src/store/types.js'
+import type { UsageRecord } from '../src/tools/usage-data.js'
 import { roundCents, roundTo } from '../src/tools/money.js'
-import { parseTimestamp, readUsage, type UsageFormat } from '../src/usage/parse.js'
+import { Notes, parseTimestamp, readUsage, usageBounds, type UsageFormat } from '../src/usage/parse.js'
 import { sampleRecords, USAGE_PROFILES, type UsageProfile } from '../src/usage/sample.js'
 
 const FORMATS: Readonly<Record<string, UsageFormat>> = {
@@ -72,8 +73,14 @@ const usageBody = documentBody({
 const dollars = (usd: number) => roundCents(roundTo(usd, 6))
 const cents = <G extends UsageGroup>(g: G): G => ({ ...g, cost_usd: dollars(g.cost_usd) })
 
+const Warning = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  lines: Type.Array(Type.Integer({ minimum: 1 }), { description: 'the first rows concerned, by line in the file' })
+})
+
 const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
-  const { usageMaxBytes, usageMaxRows } = config.limits
+  const { usageMaxBytes, usageMaxRows, usageBounds: bounds } = config.limits
   const common = { tags: ['usage'], security: [{ bearer: [] }] }
 
   // scoped to this plugin: nowhere else takes CSV or NDJSON
@@ -96,12 +103,14 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
       operationId: 'importUsage',
       summary: 'Upload LLM usage records',
       description: 'Imports LLM usage records from CSV (header row), NDJSON or a JSON array, by `Content-Type`. Any bad row refuses the whole upload ' +
-        '(400 with `errors: [{line, reason}]`); a request_id already imported is counted in `duplicates`, not again. ' +
+        '(400 with `errors: [{line, reason}]`): a cost, token count or timestamp out of bounds, or a request_id twice with different content. ' +
+        'A request_id already imported is counted in `duplicates`, not again. Model names are stored as the price catalogue names them; ' +
+        '`warnings` says what was renamed, repeated, unpriced, or on another provider than the model\'s maker, by line. ' +
         `At most ${usageMaxBytes} bytes (413 otherwise) and ${usageMaxRows} rows.`,
       response: {
-        200: Type.Object({ inserted: Count, duplicates: Count, total_rows: Count }, {
+        200: Type.Object({ inserted: Count, duplicates: Count, total_rows: Count, warnings: Type.Array(Warning) }, {
           description: 'Imported.',
-          examples: [{ inserted: 1, duplicates: 0, total_rows: 1 }]
+          examples: [{ inserted: 1, duplicates: 0, total_rows: 1, warnings: [] }]
         }),
         ...errorResponses(['invalid_request', 'unauthorized', 'payload_too_large'], { rowErrors: true })
       }
@@ -110,10 +119,30 @@ const usageRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, {
     const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
     const format = FORMATS[type]
     if (!format) throw new Errors.InvalidRequest(`content-type must be one of ${Object.keys(FORMATS).join(', ')}`)
-    const { records, total_rows } = readUsage(request.body, format, { maxRows: usageMaxRows })
-    const { inserted, duplicates } = await app.store.importUsage(userOf(request).user_id, records)
-    return { inserted, duplicates, total_rows }
+    const userId = userOf(request).user_id
+    const { records, total_rows, warnings, lines } = readUsage(request.body, format, { maxRows: usageMaxRows, prices: config.prices, bounds: usageBounds(bounds) })
+    const conflicts = await storedConflicts(userId, records, lines)
+    const { inserted, duplicates } = await app.store.importUsage(userId, records)
+    return { inserted, duplicates, total_rows, warnings: [...warnings, ...conflicts] }
   })
+
+  /** Rows whose request_id is stored already, with other content: the stored record stays, and the answer says so by line. */
+  async function storedConflicts (userId: string, records: readonly UsageRecord[], lines: Map<string, number>) {
+    if (!records.length) return []
+    let from = records[0].timestamp
+    let to = from
+    for (const r of records) {
+      if (r.timestamp < from) from = r.timestamp
+      if (r.timestamp > to) to = r.timestamp
+    }
+    const stored = new Map((await app.store.listUsage(userId, { from, to: new Date(Date.parse(to) + 1).toISOString() })).map((r) => [r.request_id, JSON.stringify(r)]))
+    const notes = new Notes()
+    for (const r of records) {
+      const before = stored.get(r.request_id)
+      if (before !== undefined && before !== JSON.stringify(r)) notes.add('conflicts_stored', r.request_id, lines.get(r.request_id)!)
+    }
+    return notes.warnings()
+  }
 
   app.get('/usage/summary', {
     schema: {

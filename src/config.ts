@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
+import { loadCatalogueFile } from './tools/catalogue-file.js'
+import { PRICES, type PriceTable } from './tools/prices.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -76,6 +79,18 @@ export const EnvSchema = Type.Object({
   USAGE_MAX_BYTES: Int(1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
   /** rows one usage upload may hold */
   USAGE_MAX_ROWS: Int(1, 10_000_000, 100_000),
+  /** a usage row costing more than this many USD per request is refused */
+  USAGE_MAX_COST_USD: Int(1, 10_000_000, 1000),
+  /** a usage row with more input or output tokens than this per request is refused */
+  USAGE_MAX_TOKENS: Int(1, 1_000_000_000, 10_000_000),
+  /** usage rows dated before this day (UTC) are refused */
+  USAGE_EARLIEST: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', default: '2020-01-01' }),
+  /** usage rows dated more than this many seconds after now are refused */
+  USAGE_MAX_AHEAD_S: Int(0, 366 * 86_400, 86_400),
+  /** worker threads that run the usage analyses off the event loop (0: in the event loop, as always on sqlite::memory:; -1: one per core but one, at most 4) */
+  ANALYSIS_WORKERS: Int(-1, 64, -1),
+  /** a JSON price catalogue whose rates override the built-in ones (negotiated rates) */
+  PRICE_CATALOGUE: Type.Optional(Type.String({ minLength: 1 })),
   /** an OpenAI-compatible endpoint (e.g. https://api.openai.com/v1); with LLM_API_KEY and LLM_MODEL it turns the model on */
   LLM_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
   LLM_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -130,9 +145,15 @@ export interface Config {
     bodyLimitBytes: number
     usageMaxBytes: number
     usageMaxRows: number
+    /** what a usage row must stay within */
+    usageBounds: { max_cost_usd: number, max_tokens: number, earliest: string, max_ahead_s: number }
   }
   /** undefined: one process, in-process bus and rate limits */
   redis?: { url: string, prefix: string }
+  /** the price catalogue: the built-in one, or PRICE_CATALOGUE's over it */
+  prices: PriceTable
+  /** worker threads for the usage analyses */
+  analysisWorkers: number
   /** undefined: no model, every agent is deterministic */
   llm?: {
     baseUrl: string
@@ -186,6 +207,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (llmMissing.length && llmMissing.length < llmVars.length) {
     throw new ConfigError(`missing ${llmMissing[0]}: LLM_BASE_URL, LLM_API_KEY and LLM_MODEL are set together, or none of them`)
   }
+  let prices = PRICES
+  if (e.PRICE_CATALOGUE) {
+    try {
+      prices = loadCatalogueFile(e.PRICE_CATALOGUE)
+    } catch (err) {
+      throw new ConfigError(`invalid PRICE_CATALOGUE: ${(err as Error).message}`)
+    }
+  }
   const sqlitePath = e.DATABASE_URL.startsWith('sqlite:') ? e.DATABASE_URL.slice('sqlite:'.length) : undefined
   const dataDir = e.DATA_DIR ?? (sqlitePath && sqlitePath !== ':memory:' ? path.dirname(sqlitePath) : './data')
 
@@ -230,9 +259,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       leaseMs: e.LEASE_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       usageMaxBytes: e.USAGE_MAX_BYTES,
-      usageMaxRows: e.USAGE_MAX_ROWS
+      usageMaxRows: e.USAGE_MAX_ROWS,
+      usageBounds: { max_cost_usd: e.USAGE_MAX_COST_USD, max_tokens: e.USAGE_MAX_TOKENS, earliest: e.USAGE_EARLIEST, max_ahead_s: e.USAGE_MAX_AHEAD_S }
     },
     ...(e.REDIS_URL && { redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } }),
+    prices,
+    // the event loop keeps a core of its own
+    analysisWorkers: e.ANALYSIS_WORKERS === -1 ? Math.max(1, Math.min(4, availableParallelism() - 1)) : e.ANALYSIS_WORKERS,
     ...(!llmMissing.length && {
       llm: { baseUrl: e.LLM_BASE_URL!, apiKey: e.LLM_API_KEY!, model: e.LLM_MODEL!, timeoutMs: e.LLM_TIMEOUT_MS }
     })

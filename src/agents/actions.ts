@@ -31,6 +31,7 @@ interface PhaseKind { name: string, goal: string, types: readonly Recommendation
  * output caps last because they can cut answers short.
  */
 const PHASES: readonly PhaseKind[] = [
+  { name: 'Fix what is broken', goal: 'Stop paying for requests nobody needed.', types: ['retries'] },
   { name: 'Quick wins', goal: 'Cut cost without changing any answer: same models, same outputs.', types: ['caching', 'batching'] },
   { name: 'Model changes behind an evaluation', goal: 'Move traffic to cheaper models only where an evaluation shows the answers hold up.', types: ['tiering', 'routing'] },
   { name: 'Guardrails', goal: 'Bound what one request can cost.', types: ['limits'] }
@@ -85,13 +86,20 @@ function spikesToChase (anomalies: readonly Spike[]): Spike[] {
   return features.length ? features : anomalies.filter((a) => a.dimension === 'model')
 }
 
+const CHASE: Record<Spike['causes']['main'], string> = {
+  volume: 'find the caller or job behind the extra requests.',
+  'model mix': 'find the deploy or config that sent traffic to a dearer model.',
+  'tokens per request': 'compare the prompts and answers of those days with usual ones: a longer context, a bigger retrieval, a verbose prompt.',
+  retries: 'find the client resending the same prompt and cap its retries with backoff.'
+}
+
 function investigate (s: Spike): PlanStep {
   const where = s.dimension === 'feature' ? `feature ${s.key}` : `model ${s.key}`
   return {
     title: `Find what drove ${where} on ${s.days.join(', ')}`,
     how: [
       `Pull the ${where} requests of ${s.days.join(', ')}: ${usd(s.cost_usd)} against a baseline of ${usd(s.baseline_usd)}.`,
-      'Look for retry loops, duplicated jobs, a prompt or model change, or a single caller behind most of the requests.',
+      `Start from what drove it (${s.causes.main}): ${CHASE[s.causes.main]}`,
       `Alert when a day of ${where} costs well above its usual day again.`
     ],
     risk: 'Until it is explained, the same cause can come back and erase the savings below.',
@@ -103,6 +111,15 @@ function step (r: Recommendation): PlanStep {
   const feature = String(r.evidence.feature ?? '')
   const base = { title: r.title, type: r.type, monthly_savings_usd: r.monthly_savings_usd, confidence: r.confidence, risk: r.risk }
   switch (r.type) {
+    case 'retries':
+      return {
+        ...base,
+        how: [
+          `Find the ${feature} client that resends the same prompt, and give it a retry limit with exponential backoff and jitter.`,
+          'Alert when one prompt is sent more than a few times within a minute.'
+        ],
+        rollback_trigger: null
+      }
     case 'caching':
       return {
         ...base,

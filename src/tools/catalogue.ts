@@ -41,6 +41,15 @@ export function catalogueModels (table: PriceTable = PRICES): CatalogueModel[] {
     .sort((a, b) => (a.name < b.name ? -1 : 1))
 }
 
+/** A model the provider still offers and recommends: the only kind worth moving traffic to. */
+export function isCurrent (model: string, table: PriceTable = PRICES): boolean {
+  const p = priceFor(model, table)
+  return !!p && (p.status ?? 'current') === 'current'
+}
+
+/** A model whose output counts carry hidden reasoning tokens (billed as output). */
+export const isReasoning = (model: string, table: PriceTable = PRICES) => priceFor(model, table)?.reasoning === true
+
 /** The share of a request's price the provider's batch API takes off, or undefined when it has none. */
 export function batchDiscountOf (model: string, table: PriceTable = PRICES): number | undefined {
   const d = (priceFor(model, table) as { batch_discount?: unknown } | undefined)?.batch_discount

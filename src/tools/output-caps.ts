@@ -1,3 +1,4 @@
+import { isInteractive } from './batching.js'
 import { priceFor } from './catalogue.js'
 import { byKey, requestsOf, sumCost } from './group-by.js'
 import { roundCents, roundTo } from './money.js'
@@ -19,7 +20,8 @@ export interface OutputCapOptions {
 /**
  * Features whose long outputs run far past what they usually need (p95 ≥ ratio × median, nearest
  * rank): capping `max_tokens` at their p90 saves the output tokens above it at each model's price.
- * Only single-request records count.
+ * Only single-request records count. Never on reasoning models (their output counts hide the
+ * reasoning a cap would cut) nor on interactive features (a person reads those answers).
  */
 export function outputCaps (records: readonly UsageRecord[], opts: OutputCapOptions = {}): Recommendations {
   const table = opts.table ?? PRICES
@@ -30,8 +32,9 @@ export function outputCaps (records: readonly UsageRecord[], opts: OutputCapOpti
   if (!w) return recommendations(w, total, [])
   const found: Recommendation[] = []
   for (const [feature, all] of byKey(records, (r) => r.feature ?? UNATTRIBUTED)) {
+    if (isInteractive(feature)) continue
     // an aggregated line has only a mean output per request, which says nothing of the tail
-    const rows = all.filter((r) => requestsOf(r) === 1 && priceFor(r.model, table))
+    const rows = all.filter((r) => requestsOf(r) === 1 && priceFor(r.model, table) && !priceFor(r.model, table)!.reasoning)
     if (rows.length < minRequests) continue
     const sorted = rows.map((r) => r.output_tokens).sort((a, b) => a - b)
     const [p50, p90, p95] = [50, 90, 95].map((p) => percentile(sorted, p))
@@ -64,6 +67,10 @@ export function outputCaps (records: readonly UsageRecord[], opts: OutputCapOpti
         output_tokens_trimmed: trimmed,
         period_savings_usd: roundCents(savings)
       },
+      assumptions: [
+        `the ${capped} answers above ${p90} tokens would have been as useful cut at ${p90}: check a sample of them before capping`,
+        'the models bill no hidden reasoning tokens, so the output counted is the answer itself'
+      ],
       risk: `${roundTo(cappedShare * 100, 2)}% of ${feature} responses run past the cap and would be cut off: ask for brevity in the prompt and watch for truncated answers (finish_reason "length").`
     }))
   }

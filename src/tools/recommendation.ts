@@ -1,25 +1,28 @@
 import { roundCents, roundTo } from './money.js'
 import { monthlyFactor, type UsageWindow } from './usage-period.js'
 
-export const RECOMMENDATION_TYPES = Object.freeze(['routing', 'caching', 'batching', 'tiering', 'limits'] as const)
+export const RECOMMENDATION_TYPES = Object.freeze(['retries', 'routing', 'caching', 'batching', 'tiering', 'limits'] as const)
 export type RecommendationType = typeof RECOMMENDATION_TYPES[number]
 export type Confidence = 'high' | 'medium' | 'low'
 
 export interface Recommendation {
   type: RecommendationType
   title: string
-  /** what the change would have saved over the data's window, per 30-day month, in cents */
+  /** what the change would have saved over the analysed window, per 30-day month, in cents */
   monthly_savings_usd: number
-  /** of the current monthly spend, in percent with two decimals */
+  /** of the spend over the same window, in percent with two decimals */
   savings_pct: number
   confidence: Confidence
   /** the figures the recommendation rests on */
   evidence: Record<string, unknown>
+  /** what the saving takes for granted, in words */
+  assumptions: string[]
   risk: string
 }
 
 /** What every recommendation tool returns. */
 export interface Recommendations {
+  /** the days the savings were read from: the last 28 days of the data unless a range was asked for */
   period: UsageWindow | null
   /** spend over the window, per 30-day month */
   monthly_spend_usd: number
@@ -35,6 +38,7 @@ export function recommendation (w: UsageWindow, total: number, savings: number, 
     savings_pct: total > 0 ? roundTo((100 * savings) / total, 2) : 0,
     confidence: r.confidence,
     evidence: r.evidence,
+    assumptions: r.assumptions,
     risk: r.risk
   }
 }

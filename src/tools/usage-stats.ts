@@ -1,6 +1,7 @@
 import { countRequests, requestsOf } from './group-by.js'
 import { roundCents, roundTo } from './money.js'
 import type { UsageRecord } from './usage-data.js'
+import { dayOf } from './usage-period.js'
 
 export const GROUP_BY = Object.freeze(['model', 'provider', 'feature', 'day'] as const)
 export type GroupBy = typeof GROUP_BY[number]
@@ -8,7 +9,7 @@ export type GroupBy = typeof GROUP_BY[number]
 /** the first and last request seen; null when there are no records */
 export type Period = { from: string, to: string } | null
 
-export interface BreakdownRow { key: string, cost_usd: number, requests: number, share: number }
+export interface BreakdownRow { key: string, cost_usd: number, requests: number, share: number, input_tokens: number, output_tokens: number }
 
 export interface UsageSummary {
   period: Period
@@ -38,7 +39,7 @@ const KEY: Record<GroupBy, (r: UsageRecord) => string> = {
   model: (r) => r.model,
   provider: (r) => r.provider,
   feature: (r) => r.feature ?? UNATTRIBUTED,
-  day: (r) => new Date(r.timestamp).toISOString().slice(0, 10)
+  day: (r) => dayOf(r.timestamp)
 }
 
 export function summariseUsage (records: readonly UsageRecord[], groupBy: GroupBy = 'model'): UsageSummary {
@@ -57,7 +58,7 @@ export function summariseUsage (records: readonly UsageRecord[], groupBy: GroupB
     total_requests: countRequests(records),
     total_input_tokens: input,
     total_output_tokens: output,
-    breakdown: groups.map((g) => ({ key: g.key, cost_usd: roundCents(g.cost), requests: g.requests, share: shareOf(g.cost, total) }))
+    breakdown: groups.map((g) => ({ key: g.key, cost_usd: roundCents(g.cost), requests: g.requests, share: shareOf(g.cost, total), input_tokens: g.input, output_tokens: g.output }))
   }
 }
 
@@ -80,7 +81,7 @@ export function topCostDrivers (records: readonly UsageRecord[], limit = 5): Cos
   }
 }
 
-interface Group { key: string, cost: number, requests: number, first: UsageRecord }
+interface Group { key: string, cost: number, requests: number, input: number, output: number, first: UsageRecord }
 
 /** Raw (unrounded) cost per key, largest first, ties by key so the order is stable. */
 function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) => string) {
@@ -88,9 +89,11 @@ function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) =
   let total = 0
   for (const r of records) {
     const key = keyOf(r)
-    const g = groups.get(key) ?? { key, cost: 0, requests: 0, first: r }
+    const g = groups.get(key) ?? { key, cost: 0, requests: 0, input: 0, output: 0, first: r }
     g.cost += r.cost_usd
     g.requests += requestsOf(r)
+    g.input += r.input_tokens
+    g.output += r.output_tokens
     groups.set(key, g)
     total += r.cost_usd
   }
@@ -102,7 +105,19 @@ function costByGroup (records: readonly UsageRecord[], keyOf: (r: UsageRecord) =
 
 const shareOf = (part: number, total: number) => (total > 0 ? roundTo(part / total, 4) : 0)
 
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 function periodOf (records: readonly UsageRecord[]): Period {
+  // toISOString text sorts as its instants do: no parsing needed
+  if (records.every((r) => ISO_MS.test(r.timestamp))) {
+    let from = ''
+    let to = ''
+    for (const r of records) {
+      if (!from || r.timestamp < from) from = r.timestamp
+      if (!to || r.timestamp > to) to = r.timestamp
+    }
+    return from ? { from, to } : null
+  }
   let from = Infinity
   let to = -Infinity
   for (const r of records) {

@@ -1,7 +1,7 @@
 import { CsvError, parse as parseCsv } from 'csv-parse/sync'
 import { createHash } from 'node:crypto'
 import { Errors } from '../errors.js'
-import { costOf, findPrice, PRICES, type PriceTable } from '../tools/prices.js'
+import { canonicalModel, costOf, findPrice, PRICES, tidyModelName, type PriceTable } from '../tools/prices.js'
 import type { UsageRecord } from '../tools/usage-data.js'
 
 export type UsageFormat = 'csv' | 'ndjson' | 'json'
@@ -9,12 +9,40 @@ export type UsageFormat = 'csv' | 'ndjson' | 'json'
 /** A bad row: its 1-based line in the file (for a JSON array, its index + 1) and what is wrong. */
 export interface RowError { line: number, reason: string }
 
+/** Something the upload's answer points out without refusing the file: which rows, and what. */
+export interface UploadWarning {
+  code: 'model_renamed' | 'provider_mismatch' | 'duplicate_row' | 'unpriced_model' | 'conflicts_stored'
+  message: string
+  /** the first rows concerned (at most MAX_REPORTED_ERRORS) */
+  lines: number[]
+}
+
 export interface ParsedUsage {
-  /** every good row, in file order; empty when any row is bad */
+  /** every good row, in file order (a repeated row once); empty when any row is bad */
   records: UsageRecord[]
   errors: RowError[]
+  warnings: UploadWarning[]
   /** data rows seen, blank lines not counted */
   total_rows: number
+}
+
+/** What a sane usage row stays within; beyond it the row is refused. */
+export interface UsageBounds {
+  /** USD per request (an aggregate's cost ÷ its requests) */
+  max_cost_usd: number
+  /** input or output tokens per request */
+  max_tokens: number
+  /** timestamps before this (epoch ms) are refused */
+  earliest_ms: number
+  /** timestamps after this (epoch ms) are refused */
+  latest_ms: number
+}
+
+export const DEFAULT_BOUNDS = Object.freeze({ max_cost_usd: 1000, max_tokens: 10_000_000, earliest: '2020-01-01', max_ahead_s: 86_400 })
+
+/** The bounds as of `now`. */
+export function usageBounds (b: { max_cost_usd: number, max_tokens: number, earliest: string, max_ahead_s: number } = DEFAULT_BOUNDS, now = Date.now()): UsageBounds {
+  return { max_cost_usd: b.max_cost_usd, max_tokens: b.max_tokens, earliest_ms: Date.parse(`${b.earliest}T00:00:00Z`), latest_ms: now + b.max_ahead_s * 1000 }
 }
 
 export interface ParseOptions {
@@ -22,6 +50,8 @@ export interface ParseOptions {
   maxRows: number
   /** prices a row without cost_usd; the current catalogue by default */
   prices?: PriceTable
+  /** DEFAULT_BOUNDS as of now by default */
+  bounds?: UsageBounds
 }
 
 /** The fields of a usage row; any other column or key is ignored. */
@@ -39,7 +69,7 @@ const TEXT_MAX: Record<'provider' | 'model' | 'feature' | 'request_id' | 'prompt
 type Raw = Record<string, unknown>
 /** a row to read, or one already known to be bad */
 type Row = { line: number, raw: Raw } | { line: number, reasons: string[] }
-type Parsed = UsageRecord | { reasons: string[] }
+type Parsed = { record: UsageRecord, renamed: boolean, given: { model: string } } | { reasons: string[] }
 
 /**
  * Parses an upload into usage records, or into the list of its bad rows. A row without cost_usd
@@ -47,29 +77,84 @@ type Parsed = UsageRecord | { reasons: string[] }
  * same file sent again adds nothing. Throws 413 when there are more than `maxRows` rows.
  */
 export function parseUsage (body: unknown, format: UsageFormat, opts: ParseOptions): ParsedUsage {
+  const { lines: _lines, ...parsed } = parseLines(body, format, opts)
+  return parsed
+}
+
+/** parseUsage, and each record's line in the file by request_id. */
+function parseLines (body: unknown, format: UsageFormat, opts: ParseOptions): ParsedUsage & { lines: Map<string, number> } {
   const read = format === 'csv' ? csvRows(body) : format === 'ndjson' ? ndjsonRows(body) : jsonRows(body)
-  if ('error' in read) return { records: [], errors: [read.error], total_rows: 0 }
+  if ('error' in read) return { records: [], errors: [read.error], warnings: [], total_rows: 0, lines: new Map() }
   const { rows } = read
   if (rows.length > opts.maxRows) {
     throw new Errors.PayloadTooLarge(`too many rows: ${rows.length}, at most ${opts.maxRows} per upload; split the file`)
   }
   const prices = opts.prices ?? PRICES
+  const bounds = opts.bounds ?? usageBounds()
   const errors: RowError[] = []
   const records: UsageRecord[] = []
   const seen = new Map<string, number>()
+  const byId = new Map<string, { line: number, key: string }>()
+  const lines = new Map<string, number>()
+  const notes = new Notes()
   for (const row of rows) {
-    const r = 'reasons' in row ? row : toRecord(row.raw, prices, seen)
-    if ('reasons' in r) errors.push({ line: row.line, reason: r.reasons.join('; ') })
-    else if (errors.length === 0) records.push(r)
+    const r = 'reasons' in row ? row : toRecord(row.raw, prices, seen, bounds)
+    if ('reasons' in r) {
+      errors.push({ line: row.line, reason: r.reasons.join('; ') })
+      continue
+    }
+    const { record, renamed, given } = r
+    // the same request twice: once when equal, refused when the two disagree
+    const key = JSON.stringify(record)
+    const first = byId.get(record.request_id)
+    if (first) {
+      if (first.key === key) notes.add('duplicate_row', `request_id ${record.request_id} repeats line ${first.line}`, row.line)
+      else errors.push({ line: row.line, reason: `request_id ${record.request_id} is also on line ${first.line}, with different content` })
+      continue
+    }
+    byId.set(record.request_id, { line: row.line, key })
+    if (renamed) notes.add('model_renamed', `${given.model} → ${record.model}`, row.line)
+    const price = findPrice(record.model, prices)
+    if (!price) notes.add('unpriced_model', record.model, row.line)
+    else if (price.provider !== record.provider && !RESELLER.test(record.provider)) notes.add('provider_mismatch', `${record.model} is ${price.provider}'s, the row says ${record.provider}`, row.line)
+    lines.set(record.request_id, row.line)
+    if (errors.length === 0) records.push(record)
   }
-  return { records: errors.length ? [] : records, errors, total_rows: rows.length }
+  return { records: errors.length ? [] : records, errors, warnings: errors.length ? [] : notes.warnings(), total_rows: rows.length, lines }
+}
+
+/** Providers that resell other providers' models: their rows name the model's maker's model under their own name. */
+const RESELLER = /bedrock|azure|vertex|openrouter|together|fireworks|groq|databricks|snowflake|watsonx|cloudflare|litellm/
+
+const WARNING_TEXT: Record<UploadWarning['code'], (items: string[], rows: number) => string> = {
+  model_renamed: (items, rows) => `${rows} ${rows === 1 ? 'row names its model' : 'rows name their model'} another way than the price catalogue; stored as: ${items.join(', ')}`,
+  provider_mismatch: (items, rows) => `${rows} ${rows === 1 ? 'row\'s provider does' : 'rows\' providers do'} not match the model's maker: ${items.join('; ')}`,
+  duplicate_row: (items, rows) => `${rows} ${rows === 1 ? 'row repeats' : 'rows repeat'} an earlier row exactly and ${rows === 1 ? 'was' : 'were'} counted once: ${items.slice(0, 5).join('; ')}${items.length > 5 ? '; …' : ''}`,
+  unpriced_model: (items, rows) => `${rows} ${rows === 1 ? 'row is' : 'rows are'} on models the price catalogue does not list (${items.join(', ')}): their spend is reported, but no saving can be priced for them`,
+  conflicts_stored: (items, rows) => `${rows} ${rows === 1 ? 'row has a request_id' : 'rows have request_ids'} imported before with different content; the stored ${rows === 1 ? 'record is' : 'records are'} kept: ${items.slice(0, 5).join(', ')}${items.length > 5 ? ', …' : ''}`
+}
+
+/** Warnings gathered by kind: what each is about, and on which lines. */
+export class Notes {
+  #by = new Map<UploadWarning['code'], { items: Set<string>, lines: number[], rows: number }>()
+  add (code: UploadWarning['code'], item: string, line: number) {
+    const n = this.#by.get(code) ?? { items: new Set<string>(), lines: [], rows: 0 }
+    n.items.add(item)
+    n.rows++
+    if (n.lines.length < MAX_REPORTED_ERRORS) n.lines.push(line)
+    this.#by.set(code, n)
+  }
+
+  warnings (): UploadWarning[] {
+    return [...this.#by].map(([code, n]) => ({ code, message: WARNING_TEXT[code]([...n.items].slice(0, 20), n.rows), lines: n.lines }))
+  }
 }
 
 /** As parseUsage, but any bad row throws 400 invalid_request listing them (message and `errors`). */
-export function readUsage (body: unknown, format: UsageFormat, opts: ParseOptions): { records: UsageRecord[], total_rows: number } {
-  const { records, errors, total_rows } = parseUsage(body, format, opts)
+export function readUsage (body: unknown, format: UsageFormat, opts: ParseOptions): Omit<ParsedUsage, 'errors'> & { lines: Map<string, number> } {
+  const { errors, ...parsed } = parseLines(body, format, opts)
   if (errors.length) throw badRows(errors)
-  return { records, total_rows }
+  return parsed
 }
 
 function badRows (errors: RowError[]): Error {
@@ -138,7 +223,7 @@ function jsonRows (body: unknown): Read {
 
 const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-function toRecord (raw: Raw, prices: PriceTable, seen: Map<string, number>): Parsed {
+function toRecord (raw: Raw, prices: PriceTable, seen: Map<string, number>, bounds: UsageBounds): Parsed {
   const reasons: string[] = []
   const value = (field: typeof USAGE_FIELDS[number]) => blank(raw[field]) ? undefined : raw[field]
   const required = <T>(field: typeof REQUIRED[number], read: (v: unknown) => T | undefined, what: string): T | undefined => {
@@ -174,26 +259,41 @@ function toRecord (raw: Raw, prices: PriceTable, seen: Map<string, number>): Par
   const promptHash = optional('prompt_hash', text('prompt_hash'), textWhat('prompt_hash'))
   const requests = optional('requests', (v) => { const n = count(v); return n !== undefined && n >= 1 ? n : undefined }, 'must be a positive integer')
   if (cached !== undefined && input !== undefined && cached > input) reasons.push('cached_tokens must not exceed input_tokens')
+  const n = requests ?? 1
+  if (timestamp !== undefined) {
+    const at = Date.parse(timestamp)
+    if (at < bounds.earliest_ms) reasons.push(`timestamp ${timestamp} is before ${new Date(bounds.earliest_ms).toISOString().slice(0, 10)}, the earliest accepted (USAGE_EARLIEST)`)
+    else if (at > bounds.latest_ms) reasons.push(`timestamp ${timestamp} is in the future (after ${new Date(bounds.latest_ms).toISOString()}, USAGE_MAX_AHEAD_S)`)
+  }
+  if (givenCost !== undefined && givenCost / n > bounds.max_cost_usd) {
+    reasons.push(`cost_usd ${givenCost} is more than $${bounds.max_cost_usd} per request (USAGE_MAX_COST_USD)`)
+  }
+  for (const [field, v] of [['input_tokens', input], ['output_tokens', output]] as const) {
+    if (v !== undefined && v / n > bounds.max_tokens) reasons.push(`${field} ${v} is more than ${bounds.max_tokens} per request (USAGE_MAX_TOKENS)`)
+  }
   if (givenCost === undefined && model !== undefined && !findPrice(model, prices)) {
     reasons.push(`cost_usd is missing and model "${model}" is not in the price catalogue (version ${prices.version}, ${prices.as_of})`)
   }
   if (reasons.length) return { reasons }
 
-  const provider = providerText!.toLowerCase()
+  const provider = providerText!.toLowerCase().replace(/\s+/g, '-')
+  // one name per model: the catalogue's when it knows the model (any case, prefix or dated snapshot of it), else tidied
+  const name = canonicalModel(model!, prices) ?? tidyModelName(model!)
   const tokens = { input_tokens: input!, output_tokens: output!, ...(cached !== undefined && { cached_tokens: cached }) }
   const given = [timestamp, provider, model, input, output, cached, givenCost, latency, feature, promptHash, requests].map((v) => v ?? null)
-  return {
+  const record: UsageRecord = {
     timestamp: timestamp!,
     provider,
-    model: model!,
+    model: name,
     ...tokens,
-    cost_usd: givenCost ?? costOf(model!, tokens, prices),
+    cost_usd: givenCost ?? costOf(model!, { ...tokens, requests: n }, prices),
     ...(latency !== undefined && { latency_ms: latency }),
     ...(feature !== undefined && { feature }),
     request_id: requestId ?? rowId(given, seen),
     ...(promptHash !== undefined && { prompt_hash: promptHash }),
     ...(requests !== undefined && { requests })
   }
+  return { record, renamed: name !== model, given: { model: model! } }
 }
 
 /**

@@ -197,7 +197,7 @@ export function generateSample (name: UsageProfile): readonly UsageRecord[] {
         provider: price.provider,
         model: s.model,
         ...tokens,
-        cost_usd: roundTo(costOf(s.model, tokens), 6),
+        cost_usd: roundTo(costOf(s.model, { ...tokens, requests }), 6),
         latency_ms: Math.round(latency.base + output * latency.per_output_token + (input / 100) * latency.per_100_input + between(0, 150)),
         feature: s.feature,
         ...(pool.length > 0 && { prompt_hash: pool[Math.floor(rng() * pool.length)] }),

@@ -4,19 +4,22 @@ import { runAgent } from '../../src/core/engine/agent-runner.js'
 import { RunEmitter } from '../../src/core/engine/run-emitter.js'
 import type { RunEvent } from '../../src/core/events.js'
 import { AgentRegistry, type AgentDefinition } from '../../src/core/registry.js'
-import { createBuiltinModule } from '../../src/agents/index.js'
+import { createBuiltinModule, type BuiltinOptions } from '../../src/agents/index.js'
 import type { EventBus } from '../../src/bus/types.js'
 import type { EventBatch, Store } from '../../src/store/types.js'
 import type { UsageRecord, UsageSource } from '../../src/tools/usage-data.js'
+
+/** "Today" for the pack in tests: the Monday after the samples' last day (Sunday 31 Aug 2025). */
+export const TEST_NOW = Date.parse('2025-09-01T09:00:00Z')
 
 /**
  * Runs one agent of the pack through the engine's own runner and run emitter (which refuses any
  * event that breaks CONTRACT §5), over `records`, without a server; the events are kept in order.
  */
 export async function runPackAgent<R = any> (name: string, content: string, records: readonly UsageRecord[] | UsageSource,
-  input: Record<string, unknown> = {}, replace: AgentDefinition[] = []) {
+  input: Record<string, unknown> = {}, replace: AgentDefinition[] = [], options: BuiltinOptions = {}) {
   const source: UsageSource = typeof records === 'function' ? records : () => records
-  const pack = createBuiltinModule(source)
+  const pack = createBuiltinModule(source, { now: () => TEST_NOW, ...options })
   // `replace` swaps pack agents for stand-ins of the same name
   const agents = pack.agents!.map((a) => replace.find((r) => r.name === a.name) ?? a)
   const registry = new AgentRegistry().register({ ...pack, agents })

@@ -1,23 +1,26 @@
 import type { PriceTable } from '../../src/tools/prices.js'
 import type { UsageRecord } from '../../src/tools/usage-data.js'
 
-const model = (provider: string, tier: string, input: number, output: number, cached_input: number, batch_discount?: number) =>
-  ({ provider, tier, input, output, cached_input, ...(batch_discount !== undefined && { batch_discount }) })
+const model = (provider: string, tier: string, input: number, output: number, cached_input: number, batch_discount?: number, extra: Record<string, unknown> = {}) =>
+  ({ provider, tier, input, output, cached_input, ...(batch_discount !== undefined && { batch_discount }), ...extra })
 
 /**
  * A small catalogue with round prices (USD per million tokens), so the tests' figures can be
- * worked out by hand. Mean input + output per tier: premium 50, standard 14, economy 3.
+ * worked out by hand. Mean input + output per tier: premium 50, standard 14, economy 1.9.
+ * old-a is deprecated and think-a bills reasoning tokens: neither is ever a downgrade target.
  */
 export const TABLE = {
   version: 1,
   as_of: '2025-07-01',
   models: {
     'big-a': model('openai', 'premium', 10, 40, 1, 0.5),
-    'mid-a': model('openai', 'standard', 2, 8, 0.5, 0.5),
+    'mid-a': model('openai', 'standard', 2, 8, 0.5, 0.5, { cache: { min_tokens: 1024, write: { 300: 2 }, automatic: true } }),
     'small-a': model('openai', 'economy', 0.5, 2, 0.05, 0.5),
     'tiny-a': model('openai', 'economy', 0.1, 0.4, 0.01),
-    'mid-b': model('anthropic', 'standard', 3, 15, 0.3),
-    'small-b': model('anthropic', 'economy', 1, 5, 0.1, 0.5)
+    'mid-b': model('anthropic', 'standard', 3, 15, 0.3, undefined, { cache: { min_tokens: 1024, write: { 300: 3.75, 3600: 6 }, automatic: false } }),
+    'small-b': model('anthropic', 'economy', 1, 5, 0.1, 0.5),
+    'old-a': model('openai', 'economy', 0.05, 0.2, 0.005, 0.5, { status: 'deprecated' }),
+    'think-a': model('openai', 'economy', 0.05, 0.2, 0.005, 0.5, { reasoning: true })
   }
 } as unknown as PriceTable
 

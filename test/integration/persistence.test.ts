@@ -49,9 +49,9 @@ async function survivesRestart (t: Test, databaseUrl: string) {
   const before = await snapshot(first, 'alice', runIds)
   t.equal(before.threads.threads.length, 2)
   t.equal(before.perThread.flatMap((p) => p.messages.messages).length, 6)
-  // without data: supervisor 4, triage 7, reporting 3, run_completed; with data, a general question
-  // adds data's 16 (started, 2 thoughts, 4 tool calls of 3 events, completed)
-  t.strictSame(before.runs.map((r) => r.events.filter((e: { type: string }) => e.type !== 'answer_delta').length), [15, 31, 31], 'every event of the three runs (the answer deltas aside)')
+  // without data: supervisor 4, triage 7, run_completed; with data, a general question adds the
+  // supervisor's "writing" thought and data's 16 (started, 2 thoughts, 4 tool calls of 3 events, completed)
+  t.strictSame(before.runs.map((r) => r.events.filter((e: { type: string }) => e.type !== 'answer_delta').length), [12, 29, 29], 'every event of the three runs (the answer deltas aside)')
   t.equal(before.usage.records, 8535)
   await first.close()
 

@@ -8,7 +8,7 @@ import { databaseUrls, requirePostgres } from '../helpers/db.js'
 const CSV = [
   'timestamp,provider,model,input_tokens,output_tokens,cached_tokens,cost_usd,feature,request_id',
   '2025-08-01T09:00:00Z,openai,gpt-4o,1000,100,,1.234,chat,a-1',
-  // no cost: (800,000 × $3 + 200,000 × $0.30 + 50,000 × $15) / 1e6 = $3.21
+  // no cost, a prompt over 200k tokens at Sonnet 4's long-context rates: (800,000 × $6 + 200,000 × $0.60 + 50,000 × $22.50) / 1e6 = $6.045
   '2025-08-01T10:00:00+01:00,Anthropic,claude-sonnet-4,1000000,50000,200000,,summarise,a-2',
   // no cost, no request_id: (2,000,000 × $0.15 + 100,000 × $0.60) / 1e6 = $0.36
   '1754132400,openai,gpt-4o-mini-2024-07-18,2000000,100000,,,"classify, ""fast""",'
@@ -27,25 +27,28 @@ const SUMMARY = {
   requests: 3,
   from: '2025-08-01T09:00:00.000Z',
   to: '2025-08-02T11:00:00.000Z',
-  // 1.234 + 3.21 + 0.36, rounded once
-  total_cost_usd: 4.8,
+  // 1.234 + 6.045 + 0.36, rounded once
+  total_cost_usd: 7.64,
   input_tokens: 3_001_000,
   output_tokens: 150_100,
   cached_tokens: 200_000,
   by_provider: [
-    { provider: 'anthropic', records: 1, requests: 1, input_tokens: 1_000_000, output_tokens: 50_000, cached_tokens: 200_000, cost_usd: 3.21 },
+    { provider: 'anthropic', records: 1, requests: 1, input_tokens: 1_000_000, output_tokens: 50_000, cached_tokens: 200_000, cost_usd: 6.05 },
     { provider: 'openai', records: 2, requests: 2, input_tokens: 2_001_000, output_tokens: 100_100, cached_tokens: 0, cost_usd: 1.59 }
   ],
   by_model: [
-    { model: 'claude-sonnet-4', provider: 'anthropic', records: 1, requests: 1, input_tokens: 1_000_000, output_tokens: 50_000, cached_tokens: 200_000, cost_usd: 3.21 },
+    { model: 'claude-sonnet-4', provider: 'anthropic', records: 1, requests: 1, input_tokens: 1_000_000, output_tokens: 50_000, cached_tokens: 200_000, cost_usd: 6.05 },
     { model: 'gpt-4o', provider: 'openai', records: 1, requests: 1, input_tokens: 1000, output_tokens: 100, cached_tokens: 0, cost_usd: 1.23 },
-    { model: 'gpt-4o-mini-2024-07-18', provider: 'openai', records: 1, requests: 1, input_tokens: 2_000_000, output_tokens: 100_000, cached_tokens: 0, cost_usd: 0.36 }
+    { model: 'gpt-4o-mini', provider: 'openai', records: 1, requests: 1, input_tokens: 2_000_000, output_tokens: 100_000, cached_tokens: 0, cost_usd: 0.36 }
   ]
 }
 
 const EMPTY = {
   records: 0, requests: 0, from: null, to: null, total_cost_usd: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, by_provider: [], by_model: []
 }
+
+/** the dated snapshot is stored under the catalogue's name, and the answer says so at its line */
+const renamed = (line: number) => [{ code: 'model_renamed', message: '1 row names its model another way than the price catalogue; stored as: gpt-4o-mini-2024-07-18 → gpt-4o-mini', lines: [line] }]
 
 const TYPES = { csv: 'text/csv', ndjson: 'application/x-ndjson', json: 'application/json' }
 
@@ -67,17 +70,17 @@ for (const base of databaseUrls()) {
   t.test(dialect, async (t) => {
     t.test('CSV, NDJSON and JSON import the same records; a re-sent file adds nothing', async (t) => {
       const app = await build(t, { DATABASE_URL: base })
-      t.strictSame(await upload(app, 'alice', TYPES.csv, CSV), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3 } })
+      t.strictSame(await upload(app, 'alice', TYPES.csv, CSV), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3, warnings: renamed(4) } })
       t.strictSame(await summary(app, 'alice'), { status: 200, body: SUMMARY })
-      t.strictSame(await upload(app, 'alice', `${TYPES.csv}; charset=utf-8`, CSV), { status: 200, body: { inserted: 0, duplicates: 3, total_rows: 3 } })
-      t.strictSame(await upload(app, 'alice', TYPES.ndjson, NDJSON), { status: 200, body: { inserted: 0, duplicates: 3, total_rows: 3 } },
+      t.strictSame(await upload(app, 'alice', `${TYPES.csv}; charset=utf-8`, CSV), { status: 200, body: { inserted: 0, duplicates: 3, total_rows: 3, warnings: renamed(4) } })
+      t.strictSame(await upload(app, 'alice', TYPES.ndjson, NDJSON), { status: 200, body: { inserted: 0, duplicates: 3, total_rows: 3, warnings: renamed(3) } },
         'the same rows in another format are the same records')
       t.strictSame(await summary(app, 'alice'), { status: 200, body: SUMMARY }, 'totals unchanged')
 
-      t.strictSame(await upload(app, 'bob', TYPES.ndjson, NDJSON), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3 } })
+      t.strictSame(await upload(app, 'bob', TYPES.ndjson, NDJSON), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3, warnings: renamed(3) } })
       t.strictSame(await summary(app, 'bob'), { status: 200, body: SUMMARY })
-      t.strictSame(await upload(app, 'carol', TYPES.json, ROWS), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3 } })
-      t.strictSame(await upload(app, 'carol', TYPES.json, ROWS), { status: 200, body: { inserted: 0, duplicates: 3, total_rows: 3 } })
+      t.strictSame(await upload(app, 'carol', TYPES.json, ROWS), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3, warnings: renamed(3) } })
+      t.strictSame(await upload(app, 'carol', TYPES.json, ROWS), { status: 200, body: { inserted: 0, duplicates: 3, total_rows: 3, warnings: renamed(3) } })
       t.strictSame(await summary(app, 'carol'), { status: 200, body: SUMMARY })
       t.strictSame(await app.store.listUsage('carol'), await app.store.listUsage('alice'))
     })
@@ -91,10 +94,10 @@ for (const base of databaseUrls()) {
           statusCode: 400,
           code: 'invalid_request',
           error: 'Bad Request',
-          message: '2 bad rows, nothing imported: line 3: cost_usd is missing and model "gpt-9" is not in the price catalogue (version 2, 2025-08-15); ' +
+          message: '2 bad rows, nothing imported: line 3: cost_usd is missing and model "gpt-9" is not in the price catalogue (version 3, 2026-11-30); ' +
             'line 4: output_tokens must be a non-negative integer; cached_tokens must not exceed input_tokens',
           errors: [
-            { line: 3, reason: 'cost_usd is missing and model "gpt-9" is not in the price catalogue (version 2, 2025-08-15)' },
+            { line: 3, reason: 'cost_usd is missing and model "gpt-9" is not in the price catalogue (version 3, 2026-11-30)' },
             { line: 4, reason: 'output_tokens must be a non-negative integer; cached_tokens must not exceed input_tokens' }
           ]
         }
@@ -124,7 +127,7 @@ for (const base of databaseUrls()) {
         status: 413, body: { statusCode: 413, code: 'payload_too_large', error: 'Payload Too Large', message: 'too many rows: 4, at most 3 per upload; split the file' }
       })
       t.strictSame(await summary(app, 'alice'), { status: 200, body: EMPTY })
-      t.strictSame(await upload(app, 'alice', TYPES.csv, CSV), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3 } }, 'at the limits is fine')
+      t.strictSame(await upload(app, 'alice', TYPES.csv, CSV), { status: 200, body: { inserted: 3, duplicates: 0, total_rows: 3, warnings: renamed(4) } }, 'at the limits is fine')
     })
 
     t.test('the usage limit, not the general body limit, applies to uploads; CSV is accepted only there', async (t) => {
@@ -132,7 +135,7 @@ for (const base of databaseUrls()) {
       const rows = Array.from({ length: 300 }, (_, i) => `2025-08-01T09:00:00Z,openai,gpt-4o,${i},1,,,,r-${i}`)
       const csv = [CSV.split('\r\n')[0], ...rows].join('\n')
       t.ok(csv.length > 1024)
-      t.strictSame(await upload(app, 'alice', TYPES.csv, csv), { status: 200, body: { inserted: 300, duplicates: 0, total_rows: 300 } })
+      t.strictSame(await upload(app, 'alice', TYPES.csv, csv), { status: 200, body: { inserted: 300, duplicates: 0, total_rows: 300, warnings: [] } })
       for (const type of [TYPES.csv, TYPES.ndjson]) {
         const message = await app.inject({ method: 'POST', url: '/messages', headers: { ...auth('alice'), 'content-type': type }, payload: 'content' })
         t.strictSame([message.statusCode, message.json().message], [400, 'Unsupported Media Type'], `${type} is parsed only by the usage routes`)
@@ -215,6 +218,28 @@ for (const base of databaseUrls()) {
         status: 400, body: { statusCode: 400, code: 'invalid_request', error: 'Bad Request', message: 'body/profile must be equal to one of the allowed values' }
       })
       t.strictSame(await summary(app, 'bob'), { status: 200, body: EMPTY }, "another user's sample is not mine")
+    })
+
+    t.test('bad data: out of bounds refused by line, a request_id stored before with other content named, bounds configurable', async (t) => {
+      const app = await build(t, { DATABASE_URL: base, USAGE_MAX_COST_USD: '50' })
+      const row = (x: Record<string, unknown>) => ({ timestamp: '2025-08-01T10:00:00Z', provider: 'openai', model: 'gpt-4o', input_tokens: 100, output_tokens: 10, cost_usd: 0.01, ...x })
+      const bad = await upload(app, 'alice', TYPES.json, [row({ request_id: 'a' }), row({ request_id: 'b', cost_usd: 1e308 }), row({ request_id: 'c', timestamp: '9999-12-31T00:00:00Z' }), row({ request_id: 'd', cost_usd: 60 })])
+      t.equal(bad.status, 400)
+      t.strictSame(bad.body.errors.map((e: { line: number }) => e.line), [2, 3, 4])
+      t.match(bad.body.errors[2].reason, 'cost_usd 60 is more than $50 per request (USAGE_MAX_COST_USD)')
+      t.strictSame(await summary(app, 'alice'), { status: 200, body: EMPTY }, 'nothing imported')
+
+      t.strictSame(await upload(app, 'alice', TYPES.json, [row({ request_id: 'a' }), row({ request_id: 'b' })]), { status: 200, body: { inserted: 2, duplicates: 0, total_rows: 2, warnings: [] } })
+      t.strictSame(await upload(app, 'alice', TYPES.json, [row({ request_id: 'b', cost_usd: 0.02 }), row({ request_id: 'c' })]), {
+        status: 200,
+        body: {
+          inserted: 1,
+          duplicates: 1,
+          total_rows: 2,
+          warnings: [{ code: 'conflicts_stored', message: '1 row has a request_id imported before with different content; the stored record is kept: b', lines: [1] }]
+        }
+      })
+      t.equal((await summary(app, 'alice')).body.total_cost_usd, 0.03, 'the stored b kept its cost')
     })
 
     t.test('every usage route needs a user', async (t) => {

@@ -1,9 +1,11 @@
 import t from 'tap'
-import { detectAnomalies, robustZ } from '../../src/tools/anomalies.js'
+import { decompose, detectAnomalies, robustZ, seasonalZ } from '../../src/tools/anomalies.js'
 import type { UsageRecord } from '../../src/tools/usage-data.js'
 import { mulberry32 } from '../../src/usage/random.js'
 import { SAMPLE_FACTS, sampleRecords, USAGE_PROFILES } from '../../src/usage/sample.js'
 import { dayAfter, rec } from '../helpers/analysis-fixtures.js'
+
+const dayIndex = (from: string, day: string) => (Date.parse(day) - Date.parse(from)) / 86_400_000
 
 /** one record per (day, model) with that day's cost; zero-cost days get no record */
 function series (start: string, costs: Record<string, number[]>, feature = 'chat'): UsageRecord[] {
@@ -11,52 +13,76 @@ function series (start: string, costs: Record<string, number[]>, feature = 'chat
     days.flatMap((cost, d) => (cost > 0 ? [rec({ at: dayAfter(start, d), model, feature, cost })] : [])))
 }
 
-t.test('median and MAD by hand', async (t) => {
-  // model steady: 1 a day (MAD 0, mean deviation 0: never a spike)
-  // model bursty: 0 1 2 1 0 1 2 1 12 → median 1, |x − 1| = 1 0 1 0 1 0 1 0 11 → MAD 1; day 9: 0.6745 × 11 = 7.42
-  // feature chat (both): 1 2 3 2 1 2 3 2 13 → median 2, MAD 1; day 9: 0.6745 × 11 = 7.42
-  const records = series('2025-07-01', { steady: [1, 1, 1, 1, 1, 1, 1, 1, 1], bursty: [0, 1, 2, 1, 0, 1, 2, 1, 12] })
-  t.strictSame(detectAnomalies(records), {
-    period: { from: '2025-07-01', to: '2025-07-09', days: 9 },
-    threshold: 3.5,
-    series_checked: 3,
-    anomalies: [
-      { dimension: 'feature', key: 'chat', days: ['2025-07-09'], cost_usd: 13, baseline_usd: 2, excess_usd: 11, multiple: 6.5, max_robust_z: 7.42 },
-      { dimension: 'model', key: 'bursty', days: ['2025-07-09'], cost_usd: 12, baseline_usd: 1, excess_usd: 11, multiple: 12, max_robust_z: 7.42 }
-    ]
-  })
-  t.strictSame(robustZ([1, 2, 3, 2, 1, 2, 3, 2, 13]).map((z) => Math.round(z * 1e4) / 1e4), [-0.6745, 0, 0.6745, 0, -0.6745, 0, 0.6745, 0, 7.4195])
-})
-
-t.test('a flat series with one jump: the mean-deviation fallback when the MAD is zero', async (t) => {
-  // 1 ×8 then 5: median 1, MAD 0; mean absolute deviation 4/9; z = 4 ÷ (1.253314 × 4/9) = 7.18
-  const r = detectAnomalies(series('2025-07-01', { m: [1, 1, 1, 1, 1, 1, 1, 1, 5] }))
-  t.strictSame(r.anomalies.map((a) => [a.dimension, a.days, a.max_robust_z, a.excess_usd]), [
-    ['feature', ['2025-07-09'], 7.18, 4],
-    ['model', ['2025-07-09'], 7.18, 4]
+t.test('the same weekday is the baseline: median of the same weekday within four weeks, deviation relative to it, robust z over all days', async (t) => {
+  // three weeks: weekdays 10, weekends 2; the second Saturday (day 12 from Monday 2025-06-30, i.e. 2025-07-12) costs 6
+  const days = Array.from({ length: 21 }, (_, d) => ([5, 6].includes(d % 7) ? (d === 12 ? 6 : 2) : 10))
+  const { z, baseline, peers } = seasonalZ(days)
+  t.strictSame(peers[12], [5, 19], 'the other Saturdays')
+  t.equal(baseline[12], 2)
+  t.equal(baseline[0], 10)
+  // deviations: day 12 (6 − 2) / 2 = 2; the other Saturdays have day 12 among their peers, median(2, 6) = 4, so (2 − 4) / 4 = −0.5;
+  // 0 elsewhere. MAD 0, so the mean absolute deviation: (2 + 0.5 + 0.5) / 21
+  t.equal(Math.round(z[12] * 1e4) / 1e4, Math.round(2 / (1.253314 * 3 / 21) * 1e4) / 1e4)
+  const r = detectAnomalies(series('2025-06-30', { m: days }))
+  t.strictSame(r.anomalies.map((a) => [a.dimension, a.key, a.days, a.cost_usd, a.baseline_usd, a.excess_usd, a.multiple, a.baseline_days]), [
+    ['feature', 'chat', ['2025-07-12'], 6, 2, 4, 3, ['2025-07-05', '2025-07-19']],
+    ['model', 'm', ['2025-07-12'], 6, 2, 4, 3, ['2025-07-05', '2025-07-19']]
   ])
+  // against the whole series' median (10) the same Saturday is a below-median day: no spike at all
+  t.ok(robustZ(days)[12] < 0)
+  t.strictSame(robustZ([1, 2, 3, 2, 1, 2, 3, 2, 13]).map((x) => Math.round(x * 1e4) / 1e4), [-0.6745, 0, 0.6745, 0, -0.6745, 0, 0.6745, 0, 7.4195])
   t.strictSame(robustZ([2, 2, 2]), [0, 0, 0], 'a constant series has no spike')
 })
 
-t.test('consecutive spike days are one spike; a dip is never one', async (t) => {
-  // median 2, MAD 0.5 (deviations 0 ×5, 0.5 ×3 … sorted middle); days 4 and 5 (9 and 11) are far above, day 8 (0) far below
-  const costs = [2, 2.5, 2, 9, 11, 2, 1.5, 0, 2, 2.5, 2]
-  const r = detectAnomalies(series('2025-06-28', { m: costs }, 'search'))
-  const spike = r.anomalies.find((a) => a.dimension === 'model')!
-  t.strictSame(spike.days, ['2025-07-01', '2025-07-02'], 'across a month boundary, zero-filled days included')
-  t.equal(spike.cost_usd, 20)
-  t.equal(spike.baseline_usd, 4, 'two days at the median')
-  t.equal(spike.excess_usd, 16)
-  t.equal(spike.multiple, 5)
-  t.equal(spike.max_robust_z, 12.14, '0.6745 × 9 ÷ 0.5')
-  t.equal(r.anomalies.length, 2, 'the model and its feature, nothing for the dip')
-  t.equal(detectAnomalies(series('2025-06-28', { m: costs })).anomalies.length, 2)
-  t.equal(detectAnomalies(series('2025-06-28', { m: costs }), { threshold: 13 }).anomalies.length, 0, 'a higher threshold')
+t.test('a Saturday spike in a growing series with a weekly cycle is caught against other Saturdays', async (t) => {
+  const rng = mulberry32(7)
+  const start = '2025-03-03'
+  const load = [0.3, 1, 1.05, 1.1, 1.05, 0.95, 0.3]
+  const spikeDay = '2025-04-26'
+  const records: UsageRecord[] = []
+  for (let d = 0; d < 91; d++) {
+    const day = dayAfter(start, d)
+    const spike = day === spikeDay ? 3.5 : 1
+    records.push(rec({ at: day, model: 'm', feature: 'report', cost: 100 * load[new Date(day).getUTCDay()] * (1 + 0.004 * d) * spike * (0.95 + 0.1 * rng()) }))
+  }
+  const r = detectAnomalies(records)
+  t.strictSame(r.anomalies.map((a) => [a.dimension, a.days]), [['feature', [spikeDay]], ['model', [spikeDay]]], 'that Saturday, and nothing else')
+  t.ok(r.anomalies[0].max_robust_z > 10, `robust z ${r.anomalies[0].max_robust_z}`)
+  t.ok(r.anomalies[0].multiple! > 3 && r.anomalies[0].multiple! < 4)
+  // its cost is barely a weekday's: measured against every day it is no outlier
+  const daily = Array.from({ length: 91 }, (_, d) => records[d].cost_usd)
+  t.ok(robustZ(daily)[dayIndex(start, spikeDay)] < 3.5, 'the whole-series median misses it')
+})
+
+t.test('each spike is decomposed into volume, model mix, tokens per request and retries, exactly', async (t) => {
+  const usual = [...Array(10)].map(() => rec({ at: '2025-07-01', model: 'a', cost: 0.01, input: 1000, output: 100 }))
+    .concat([...Array(10)].map(() => rec({ at: '2025-07-08', model: 'a', cost: 0.01, input: 1000, output: 100 })))
+  // the spike day: three times the requests on a, and ten on a model five times dearer
+  const spike = [...Array(30)].map(() => rec({ at: '2025-07-15', model: 'a', cost: 0.01, input: 1000, output: 100 }))
+    .concat([...Array(10)].map(() => rec({ at: '2025-07-15', model: 'b', cost: 0.05, input: 1000, output: 100 })))
+  const c = decompose(spike, 1, usual, 2, new Set())
+  // Δ = 0.80 − 0.10: volume (40 − 10) × 0.01 = 0.30; mix 40 × (0.75 × 0.01 + 0.25 × 0.05 − 0.01) = 0.40; per request 0
+  t.strictSame(c, {
+    volume_usd: 0.3,
+    model_mix_usd: 0.4,
+    per_request_usd: 0,
+    requests: { spike: 40, usual: 10 },
+    input_tokens_per_request: { spike: 1000, usual: 1000 },
+    output_tokens_per_request: { spike: 100, usual: 100 },
+    retry_share: { spike: 0, usual: 0 },
+    main: 'model mix'
+  })
+  // longer prompts on the same requests: all of it per request
+  const longer = [...Array(10)].map(() => rec({ at: '2025-07-15', model: 'a', cost: 0.03, input: 3000, output: 100 }))
+  t.match(decompose(longer, 1, usual, 2, new Set()), { volume_usd: 0, model_mix_usd: 0, per_request_usd: 0.2, input_tokens_per_request: { spike: 3000, usual: 1000 }, main: 'tokens per request' })
+  // more requests, most of them retries
+  const retries = [...Array(40)].map(() => rec({ at: '2025-07-15', model: 'a', cost: 0.01 }))
+  t.match(decompose(retries, 1, usual, 2, new Set(retries.slice(5).map((r) => r.request_id))), { volume_usd: 0.3, main: 'retries', retry_share: { spike: 0.875, usual: 0 } })
 })
 
 t.test('too little data', async (t) => {
-  t.strictSame(detectAnomalies([]), { period: null, threshold: 3.5, series_checked: 0, anomalies: [], insufficient: 'there are no usage records' })
-  t.strictSame(detectAnomalies(series('2025-07-01', { m: [1, 1, 1, 1, 1, 9] })), {
+  t.match(detectAnomalies([]), { period: null, threshold: 3.5, series_checked: 0, anomalies: [], insufficient: 'there are no usage records' })
+  t.match(detectAnomalies(series('2025-07-01', { m: [1, 1, 1, 1, 1, 9] })), {
     period: { from: '2025-07-01', to: '2025-07-06', days: 6 }, threshold: 3.5, series_checked: 0, anomalies: [], insufficient: '6 days of data; spikes need at least 7'
   })
 })

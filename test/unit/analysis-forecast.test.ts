@@ -6,74 +6,94 @@ import { SAMPLE_FACTS, sampleRecords } from '../../src/usage/sample.js'
 import { dayAfter, rec } from '../helpers/analysis-fixtures.js'
 
 /** Sunday first, as getUTCDay counts */
-const WEEK = [0, 5, 5, 5, 5, 4, 1]
+const WEEK = [0.4, 1, 1.1, 1.1, 1.05, 0.9, 0.5]
 
 const daily = (start: string, costs: number[]): UsageRecord[] => costs.map((cost, d) => rec({ at: dayAfter(start, d), model: 'm', feature: 'f', cost }))
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
 
-t.test('an exact trend and weekly cycle is fitted exactly: the interval closes on the point', async (t) => {
-  // 2025-06-01 is a Sunday; y = 10 + 0.5 t + WEEK[t mod 7] for four weeks
-  const y = Array.from({ length: 28 }, (_, i) => 10 + 0.5 * i + WEEK[i % 7])
-  const f = forecastSpend(daily('2025-06-01', y), [7, 30])
-  // next 7 days (t = 28 … 34): 70 + 0.5 × 217 + 25 = 203.5
-  // next 30 days (t = 28 … 57): 300 + 0.5 × 1275 + 4 × 25 + (0 + 5) = 1042.5
-  t.strictSame(f, {
-    period: { from: '2025-06-01', to: '2025-06-28', days: 28 },
-    method: 'least squares on daily spend: intercept + linear trend + day-of-week effects, one-off spikes and dips left out; ' +
-      'interval from the residual spread and the fit\'s own uncertainty (95%)',
-    confidence_level: 0.95,
-    trend_usd_per_day: 0.5,
-    weekday_effect_usd: { sun: 0, mon: 5, tue: 5, wed: 5, thu: 5, fri: 4, sat: 1 },
-    residual_sd_usd: 0,
-    excluded_days: [],
-    last_30_days_usd: 569, // the whole four weeks: 280 + 0.5 × 378 + 4 × 25
-    horizons: [
-      { days: 7, from: '2025-06-29', to: '2025-07-05', point_usd: 203.5, low_usd: 203.5, high_usd: 203.5 },
-      { days: 30, from: '2025-06-29', to: '2025-07-28', point_usd: 1042.5, low_usd: 1042.5, high_usd: 1042.5 }
-    ]
-  })
+t.test('compounding growth and a weekly cycle, fitted exactly on log spend: the interval closes on the point', async (t) => {
+  // 2025-06-01 is a Sunday; y = 10 × 1.01^t × WEEK[t mod 7] for four weeks
+  const y = (i: number) => 10 * 1.01 ** i * WEEK[i % 7]
+  const f = forecastSpend(daily('2025-06-01', Array.from({ length: 28 }, (_, i) => y(i))), [7, 30])
+  t.equal(f.model, 'multiplicative')
+  t.equal(f.growth_per_day, 0.01)
+  t.equal(f.growth_per_month_pct, Math.round(100 * (1.01 ** 30 - 1) * 100) / 100)
+  t.strictSame(f.weekday_effect, { sun: 1, mon: 2.5, tue: 2.75, wed: 2.75, thu: 2.625, fri: 2.25, sat: 1.25 })
+  t.strictSame(f.excluded_days, [])
+  for (const h of f.horizons) {
+    const truth = sum(Array.from({ length: h.days }, (_, k) => y(28 + k)))
+    t.ok(Math.abs(h.point_usd - truth) <= 0.01, `${h.days} days: ${h.point_usd} is ${truth.toFixed(4)}`)
+    t.ok(h.high_usd - h.low_usd <= 0.02, 'no noise, no width')
+  }
+  t.strictSame(f.horizons.map((h) => [h.days, h.from, h.to]), [[7, '2025-06-29', '2025-07-05'], [30, '2025-06-29', '2025-07-28']])
 })
 
 t.test('a one-off spike and a dip are left out of the fit', async (t) => {
-  // the exact series again, with a retry loop adding 100 on 2025-06-11 and an outage taking 12 off 2025-06-20
-  const y = Array.from({ length: 28 }, (_, i) => 10 + 0.5 * i + WEEK[i % 7] + (i === 10 ? 100 : 0) - (i === 19 ? 12 : 0))
-  const f = forecastSpend(daily('2025-06-01', y), [7, 30])
+  const y = Array.from({ length: 28 }, (_, i) => 10 * 1.01 ** i * WEEK[i % 7] * (i === 10 ? 5 : i === 19 ? 0.5 : 1))
+  const f = forecastSpend(daily('2025-06-01', y), [7])
   t.strictSame(f.excluded_days, ['2025-06-11', '2025-06-20'])
-  t.equal(f.trend_usd_per_day, 0.5)
-  t.equal(f.residual_sd_usd, 0)
-  t.match(f.horizons, [{ days: 7, point_usd: 203.5, low_usd: 203.5, high_usd: 203.5 }, { days: 30, point_usd: 1042.5 }], 'the forecast of the series without them')
-  t.equal(f.last_30_days_usd, 657, 'what was spent still counts: 569 + 100 − 12')
+  t.equal(f.growth_per_day, 0.01)
+  t.ok(Math.abs(f.horizons[0].point_usd - sum(Array.from({ length: 7 }, (_, k) => 10 * 1.01 ** (28 + k) * WEEK[k % 7]))) <= 0.01, 'the forecast of the series without them')
+  t.equal(f.last_30_days_usd, Math.round(sum(y) * 100) / 100, 'what was spent still counts')
 })
 
-t.test('a noisy synthetic series: the next 30 and 90 days land within the stated interval', async (t) => {
-  const rng = mulberry32(7)
-  const truth = (i: number) => 50 + 1.2 * i + 4 * WEEK[(i + 1) % 7] // starts on a Monday
-  const noisy = (i: number) => truth(i) + 6 * (rng() - 0.5)
-  const history = Array.from({ length: 56 }, (_, i) => noisy(i))
-  const f = forecastSpend(daily('2025-03-03', history))
-  t.strictSame(f.horizons.map((h) => [h.days, h.from, h.to]), [[30, '2025-04-28', '2025-05-27'], [90, '2025-04-28', '2025-07-26']])
-  for (const h of f.horizons) {
-    const actual = Array.from({ length: h.days }, (_, k) => noisy(56 + k)).reduce((s, v) => s + v, 0)
-    const expected = Array.from({ length: h.days }, (_, k) => truth(56 + k)).reduce((s, v) => s + v, 0)
-    t.ok(h.low_usd <= actual && actual <= h.high_usd, `${h.days} days: ${actual.toFixed(2)} in [${h.low_usd}, ${h.high_usd}]`)
-    t.ok(h.low_usd < h.point_usd && h.point_usd < h.high_usd)
-    t.ok(Math.abs(h.point_usd - expected) / expected < 0.01, `${h.days} days: point ${h.point_usd} near the truth ${expected.toFixed(2)}`)
+/**
+ * Daily spend with compounding growth (0–1.2 % a day), a weekly cycle and persistent noise (AR(1),
+ * φ 0.5–0.9, innovations 4–14 %), 60–120 days of history: where did the next 30 days land?
+ */
+function simulate (seed: number, runs: number) {
+  const rng = mulberry32(seed)
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng())
+  let inside = 0
+  let above = 0
+  let below = 0
+  for (let s = 0; s < runs; s++) {
+    const n = 60 + Math.floor(rng() * 61)
+    const growth = rng() * 0.012
+    const phi = 0.5 + rng() * 0.4
+    const sigma = 0.04 + rng() * 0.1
+    const base = 50 + rng() * 500
+    let u = 0
+    const ys = Array.from({ length: n + 30 }, (_, i) => {
+      u = phi * u + sigma * gauss()
+      return base * (1 + growth) ** i * WEEK[i % 7] * Math.exp(u)
+    })
+    const h = forecastSpend(daily('2025-01-05', ys.slice(0, n)), [30], { level: 0.9 }).horizons[0]
+    const actual = sum(ys.slice(n))
+    if (actual > h.high_usd) above++
+    else if (actual < h.low_usd) below++
+    else inside++
   }
-  t.ok(Math.abs(f.trend_usd_per_day! - 1.2) < 0.05, `trend ${f.trend_usd_per_day}`)
-  const wider = f.horizons[1].high_usd - f.horizons[1].low_usd
-  t.ok(wider > f.horizons[0].high_usd - f.horizons[0].low_usd, 'a longer horizon, a wider interval')
-  t.ok(Math.abs(f.residual_sd_usd! - 6 / Math.sqrt(12)) < 0.5, `residual sd ${f.residual_sd_usd} against the noise's ${(6 / Math.sqrt(12)).toFixed(2)}`)
+  return { coverage: inside / runs, above, below }
+}
+
+t.test('on simulated series with persistent noise and compounding growth, the nominal 90% interval covers at least 85% at 30 days', async (t) => {
+  const r = simulate(20_261_130, 200)
+  t.ok(r.coverage >= 0.85, `coverage ${r.coverage} (above ${r.above}, below ${r.below})`)
+  t.ok(Math.abs(r.above - r.below) <= 0.5 * (r.above + r.below) + 5, `misses on both sides: ${r.above} above, ${r.below} below`)
 })
 
-t.test('idle days count as zero spend, and a falling forecast stops at zero', async (t) => {
+t.test('the interval is backtested on the history itself', async (t) => {
+  const rng = mulberry32(3)
+  const y = Array.from({ length: 90 }, (_, i) => 100 * 1.005 ** i * WEEK[i % 7] * (0.9 + 0.2 * rng()))
+  const f = forecastSpend(daily('2025-06-01', y))
+  t.match(f.backtest, { origins: 33, horizon_days: 30 })
+  t.ok(f.backtest!.widening >= 1)
+  t.equal(f.confidence_level, 0.9)
+  t.ok(f.horizons[1].high_usd - f.horizons[1].low_usd > f.horizons[0].high_usd - f.horizons[0].low_usd, 'a longer horizon, a wider interval')
+  t.equal(forecastSpend(daily('2025-06-01', y.slice(0, 40))).backtest, null, 'forty days are too few to backtest thirty')
+})
+
+t.test('idle days: a straight line on dollars, and a falling forecast stops at zero', async (t) => {
   // 6 a day, nothing on Wednesdays (no records at all): the Wednesday effect is −6, the next week 6 × 6
   const idle = daily('2025-06-01', Array.from({ length: 21 }, (_, i) => (i % 7 === 3 ? 0 : 6))).filter((r) => r.cost_usd > 0)
   const week = forecastSpend(idle, [7])
-  t.equal(week.weekday_effect_usd!.wed, -6)
+  t.equal(week.model, 'additive')
+  t.equal(week.weekday_effect!.wed, -6)
   t.match(week.horizons, [{ days: 7, point_usd: 36, low_usd: 36, high_usd: 36 }])
-  // 20, 19, … 1: the line is at or below zero from the first forecast day on
-  const falling = forecastSpend(daily('2025-06-01', Array.from({ length: 20 }, (_, i) => 20 - i)), [30])
-  t.equal(falling.trend_usd_per_day, -1)
-  t.match(falling.horizons, [{ days: 30, point_usd: 0, low_usd: 0, high_usd: 0 }])
+  const falling = forecastSpend(daily('2025-06-01', Array.from({ length: 20 }, (_, i) => Math.max(0, 19 - i))), [30])
+  t.equal(falling.model, 'additive')
+  t.match(falling.horizons, [{ days: 30, point_usd: 0, low_usd: 0 }])
 })
 
 t.test('too little data', async (t) => {
@@ -92,4 +112,5 @@ t.test('the team sample grows: the next 30 days cost more than the last 30', asy
   t.ok(month.point_usd > f.last_30_days_usd!)
   t.ok(month.low_usd < month.point_usd && month.point_usd < month.high_usd)
   t.ok(quarter.point_usd > 3 * month.point_usd, 'growth continues over the quarter')
+  t.ok(f.growth_per_month_pct! > 0)
 })

@@ -4,6 +4,9 @@ import { outputCaps } from '../../src/tools/output-caps.js'
 import { promptCaching } from '../../src/tools/prompt-caching.js'
 import { bySavings, type Recommendation } from '../../src/tools/recommendation.js'
 import { isSimpleTask, rightsizing } from '../../src/tools/rightsizing.js'
+import { findRetryStorms } from '../../src/tools/retry-storms.js'
+import { roundCents, roundTo } from '../../src/tools/money.js'
+import type { UsageRecord } from '../../src/tools/usage-data.js'
 import { TABLE, rec } from '../helpers/analysis-fixtures.js'
 
 const table = TABLE
@@ -42,7 +45,7 @@ t.test('right-sizing: simple tasks move down to the cheapest tier, mixed feature
         feature: 'classify',
         reason: 'a simple task (by its name) served above the cheapest tier',
         target_tier: 'economy',
-        target_choice: 'the model of that tier the feature already uses most',
+        target_choice: 'the current model of that tier the feature already uses most',
         moves: [
           { from: 'mid-a', to: 'small-a', requests: 2, current_cost_usd: 5.7, new_cost_usd: 1.35 },
           { from: 'mid-b', to: 'small-a', requests: 1, current_cost_usd: 4.5, new_cost_usd: 0.7 }
@@ -51,6 +54,11 @@ t.test('right-sizing: simple tasks move down to the cheapest tier, mixed feature
         requests_already_on_target_tier: 1,
         period_savings_usd: 8.15
       },
+      assumptions: [
+        'the new model needs the same input and output tokens as the current one',
+        'run the classify evaluation set on small-a next to mid-a and compare quality before moving traffic',
+        'run the classify evaluation set on small-a next to mid-b and compare quality before moving traffic'
+      ],
       risk: 'A smaller model may miss edge cases in classify: run its evaluation set on the new model first and roll out gradually.'
     }, {
       type: 'routing',
@@ -68,6 +76,11 @@ t.test('right-sizing: simple tasks move down to the cheapest tier, mixed feature
         target_model_requests: 2,
         period_savings_usd: 1.12
       },
+      assumptions: [
+        'the chat requests on the top tier are like those the lower tier already serves',
+        'the new model needs the same input and output tokens as the current one',
+        'run the chat evaluation set on mid-a next to big-a and compare quality before moving traffic'
+      ],
       risk: 'The chat requests on the top tier may be its hardest ones: route by a difficulty signal or A/B test, and keep the larger model as a fallback.'
     }]
   })
@@ -100,9 +113,20 @@ t.test('right-sizing: what it leaves alone', async (t) => {
     { from: 'mid-a', to: 'tiny-a', requests: 40, current_cost_usd: 2, new_cost_usd: 0.1 },
     { from: 'mid-b', to: 'small-b', requests: 10, current_cost_usd: 3, new_cost_usd: 1 }
   ])
-  t.equal(r[0].evidence.target_choice, 'the cheapest model of that tier from the same provider')
+  t.equal(r[0].evidence.target_choice, 'the cheapest current model of that tier from the same provider')
   t.equal(r[0].confidence, 'medium', 'nothing of it on the target tier yet')
-  t.equal(r[0].monthly_savings_usd, 117, '1.90 + 2.00 in one day, ×30')
+  t.equal(r[0].monthly_savings_usd, 117, '1.90 + 2.00 in one day, ×30; the deprecated old-a and the reasoning think-a, though cheaper, are no targets')
+
+  // a feature proven on a deprecated model is still moved only to a current one
+  const proven = rightsizing([
+    rec({ at: '2025-07-01', model: 'old-a', feature: 'classify', input: 1_000_000, cost: 0.05 }),
+    rec({ at: '2025-07-01', model: 'mid-a', feature: 'classify', input: 1_000_000, cost: 2 })
+  ], { table }).recommendations
+  t.strictSame(proven[0].evidence.moves, [{ from: 'mid-a', to: 'tiny-a', requests: 1, current_cost_usd: 2, new_cost_usd: 0.1 }])
+  // a reasoning model is a target only for traffic that reasons already
+  const reasoningTable = { ...table, models: { ...table.models, 'big-r': { ...table.models['big-a'], reasoning: true } } } as typeof table
+  const fromReasoning = rightsizing([rec({ at: '2025-07-01', model: 'big-r', feature: 'classify', input: 1_000_000, cost: 10 })], { table: reasoningTable }).recommendations
+  t.strictSame(fromReasoning[0].evidence.moves, [{ from: 'big-r', to: 'think-a', requests: 1, current_cost_usd: 10, new_cost_usd: 0.05 }])
 })
 
 t.test('which features count as simple tasks', async (t) => {
@@ -110,149 +134,135 @@ t.test('which features count as simple tasks', async (t) => {
   for (const f of ['chat', 'agent', 'code-review', 'search', 'attagging']) t.notOk(isSimpleTask(f), f)
 })
 
-t.test('prompt caching: repeats of a long shared prefix at the cached-input price', async (t) => {
-  const records = [
-    // h1 on mid-a: three requests; the shortest prompt (250k) bounds the shared prefix
-    rec({ at: '2025-07-01T10:00:00.000Z', model: 'mid-a', feature: 'faq', input: 300_000, hash: 'h1', cost: 0.6 }),
-    rec({ at: '2025-07-01T10:30:00.000Z', model: 'mid-a', feature: 'faq', input: 250_000, cached: 40_000, hash: 'h1', cost: 0.44 }),
-    rec({ at: '2025-07-02T10:00:00.000Z', model: 'mid-a', feature: 'faq', input: 400_000, hash: 'h1', cost: 0.8 }),
-    // the same prompt on another model is another cache
-    rec({ at: '2025-07-02T11:00:00.000Z', model: 'mid-b', feature: 'faq', input: 100_000, hash: 'h1', cost: 0.3 }),
-    // asked once
-    rec({ at: '2025-07-02T12:00:00.000Z', model: 'mid-a', feature: 'faq', input: 100_000, hash: 'h2', cost: 0.2 }),
-    // repeated, but shorter than the providers cache
-    rec({ at: '2025-07-01T09:00:00.000Z', model: 'mid-a', feature: 'faq', input: 800, hash: 'h3', cost: 0.0016 }),
-    rec({ at: '2025-07-02T09:00:00.000Z', model: 'mid-a', feature: 'faq', input: 800, hash: 'h3', cost: 0.0016 }),
-    // no hash
-    rec({ at: '2025-07-02T13:00:00.000Z', model: 'mid-a', feature: 'faq', input: 50_000, cost: 0.1 })
-  ]
-  // total 2.4432 over 2 days (×15). Repeats of h1: (250k − 40k cached) + 250k = 460k tokens × (2 − 0.5) / 1e6 = 0.69
-  // → 10.35 a month, 28.24% of spend; one of the two repeats within the hour: medium confidence
-  const all = promptCaching(records, { table })
-  t.strictSame(all, {
-    period: { from: '2025-07-01', to: '2025-07-02', days: 2 },
-    monthly_spend_usd: 36.65,
-    recommendations: [{
-      type: 'caching',
-      title: 'Cache the repeated prompt prefixes of faq',
-      monthly_savings_usd: 10.35,
-      savings_pct: 28.24,
-      confidence: 'medium',
-      evidence: {
-        feature: 'faq',
-        requests: 8,
-        repeated_prompts: 1,
-        repeat_requests: 2,
-        repeats_within_1h: 1,
-        input_tokens: 1_201_600,
-        cacheable_input_tokens: 460_000,
-        cacheable_share: 0.3828,
-        estimated_prefix_tokens: { min: 250_000, max: 250_000 },
-        min_prompt_tokens: 1024,
-        period_savings_usd: 0.69
-      },
-      risk: 'Savings assume every repeat finds the prefix still cached; providers keep it for minutes to an hour, so ' +
-        'repeats further apart miss, and Anthropic bills cache writes above the input price. The shared prefix must open the prompt.'
-    }]
-  })
-  // with no minimum, h3's repeat (800 tokens × 1.5 / 1e6 = 0.0012) counts too: 0.6912 → 10.37
-  const short = promptCaching(records, { table, min_prompt_tokens: 0 }).recommendations[0]
-  t.equal(short.monthly_savings_usd, 10.37)
-  t.match(short.evidence, { repeated_prompts: 2, repeat_requests: 3, repeats_within_1h: 1, cacheable_input_tokens: 460_800, estimated_prefix_tokens: { min: 800, max: 250_000 } })
-  t.equal(short.confidence, 'medium', 'one warm repeat in three')
-
-  // an hourly aggregate of 5 identical requests: 4 repeats within its hour, plus the next line's 3
-  const agg = promptCaching([
-    rec({ at: '2025-07-01T10:00:00.000Z', model: 'mid-a', feature: 'bot', input: 5 * 2000, hash: 'h', requests: 5, cost: 0.02 }),
-    rec({ at: '2025-07-01T10:40:00.000Z', model: 'mid-a', feature: 'bot', input: 3 * 2000, cached: 3 * 500, hash: 'h', requests: 3, cost: 0.01 })
-  ], { table }).recommendations[0]
-  // (4 × 2000 + 3 × (2000 − 500)) × 1.5 / 1e6 = 0.01875 a day → 0.5625 → $0.56
-  t.match(agg.evidence, { requests: 8, repeat_requests: 7, repeats_within_1h: 7, cacheable_input_tokens: 12_500, estimated_prefix_tokens: { min: 2000, max: 2000 } })
-  t.equal(agg.monthly_savings_usd, 0.56)
-  t.equal(agg.confidence, 'high')
-})
-
-t.test('batching: offline features at the batch discount of their models', async (t) => {
-  const records = [
-    rec({ at: '2025-07-01', model: 'mid-a', feature: 'nightly-report', cost: 4 }),
-    rec({ at: '2025-07-05', model: 'tiny-a', feature: 'nightly-report', cost: 1 }),
-    rec({ at: '2025-07-05', model: 'mid-b', feature: 'nightly-report', cost: 2 }),
-    rec({ at: '2025-07-08', model: 'small-b', feature: 'enrich', cost: 3, requests: 6 }),
-    rec({ at: '2025-07-10', model: 'mid-a', feature: 'chat', cost: 10 })
-  ]
-  // total 20 over 10 days (×3). nightly-report: only mid-a has a batch API here: 4 × 0.5 = 2 → 6.00 a month, 10%
-  const nightly: Recommendation = {
-    type: 'batching',
-    title: 'Send nightly-report through the batch API',
-    monthly_savings_usd: 6,
-    savings_pct: 10,
-    confidence: 'medium',
-    evidence: {
-      feature: 'nightly-report',
-      reason: 'its name marks it as offline work',
-      requests: 3,
-      batchable_requests: 1,
-      cost_usd: 7,
-      batch_discount_by_model: { 'mid-a': 0.5 },
-      period_savings_usd: 2
-    },
-    risk: 'Batch results come back within 24 hours, not seconds: only for nightly-report work nobody waits on, with a fallback to the live API when a batch is late.'
+/**
+ * The cache replay worked out again without the pack's code: every request in time order (an
+ * aggregate's n requests evenly spaced over its hour), a prefix alive for `ttl` seconds after its
+ * last use; a hit reads at the cached price, a miss writes at the write price.
+ */
+function replayByHand (records: UsageRecord[], prefix: number, p: { input: number, cached_input: number }, write: number, ttlS: number) {
+  const times: Array<{ at: number, cachedNow: number }> = []
+  for (const r of records) {
+    const n = r.requests ?? 1
+    const at = Date.parse(r.timestamp)
+    const hour = Math.floor(at / 3_600_000) * 3_600_000
+    for (let i = 0; i < n; i++) times.push({ at: n === 1 ? at : hour + (i + 0.5) * 3_600_000 / n, cachedNow: Math.min(prefix, (r.cached_tokens ?? 0) / n) })
   }
-  t.strictSame(batching(records, { table }), { period: { from: '2025-07-01', to: '2025-07-10', days: 10 }, monthly_spend_usd: 60, recommendations: [nightly] })
-  // enrich, named by the caller: 3 × 0.5 = 1.5 → 4.50 a month, 7.5%, after nightly-report's 6.00
-  const listed = batching(records, { table, features: ['enrich'] }).recommendations
-  t.strictSame(listed.map((r) => [r.title, r.monthly_savings_usd, r.savings_pct, r.confidence]), [
-    ['Send nightly-report through the batch API', 6, 10, 'medium'],
-    ['Send enrich through the batch API', 4.5, 7.5, 'high']
-  ])
-  t.match(listed[1].evidence, { requests: 6, batchable_requests: 6, reason: 'named latency-insensitive by the caller' })
-  t.strictSame(batching(records, { table, features: ['chat-without-records'] }).recommendations, [nightly])
+  times.sort((x, y) => x.at - y.at)
+  let alive = -Infinity
+  let hits = 0
+  let now = 0
+  let cached = 0
+  for (const x of times) {
+    now += (x.cachedNow * p.cached_input + (prefix - x.cachedNow) * p.input) / 1e6
+    if (x.at - alive <= ttlS * 1000) { hits++; cached += prefix * p.cached_input / 1e6 } else cached += prefix * write / 1e6
+    alive = x.at
+  }
+  return { hits, writes: times.length - hits, saving: now - cached }
+}
+
+t.test('prompt caching: replayed on the real request times under the provider\'s rules, recomputed by hand', async (t) => {
+  const at = (hhmm: string, day = '2025-07-01') => `${day}T${hhmm}:00.000Z`
+  const faq = (when: string) => rec({ at: when, model: 'mid-b', feature: 'faq', hash: 'faq-prompt', input: 10_000, output: 100, cost: (10_000 * 3 + 100 * 15) / 1e6 })
+  const records = ['09:00', '09:02', '09:04', '09:34', '10:34', '10:36'].map((h) => faq(at(h))).concat(faq(at('09:00', '2025-07-02')))
+  // 5 min: write, hit, hit, write, write, hit, write → 3 hits, 4 writes at 1.25× input; 1 h: only 09:00 on each day writes
+  const five = replayByHand(records, 10_000, TABLE.models['mid-b'], 3.75, 300)
+  const hour = replayByHand(records, 10_000, TABLE.models['mid-b'], 6, 3600)
+  t.strictSame([five.hits, five.writes, hour.hits, hour.writes], [3, 4, 5, 2])
+  t.ok(Math.abs(five.saving - 0.051) < 1e-12 && Math.abs(hour.saving - 0.075) < 1e-12, '(0.21 − 0.159) and (0.21 − 0.135) by hand')
+  const r = promptCaching(records, { table })
+  t.equal(r.recommendations.length, 1)
+  const c = r.recommendations[0]
+  t.equal(c.title, 'Cache the repeated prompt prefixes of faq (1 h TTL)', 'the TTL that saves most')
+  t.equal(c.monthly_savings_usd, roundCents(hour.saving * 15), 'two days: ×15 for a month')
+  t.match(c.evidence, { cache_hits: 5, cache_writes: 2, hit_share: 0.7143, period_savings_by_ttl_usd: { '5 min': roundCents(five.saving), '1 h': roundCents(hour.saving) }, period_savings_usd: roundCents(hour.saving) })
+  t.equal(c.confidence, 'medium', 'five hits in seven')
+  t.match(c.assumptions[1], /^anthropic: prefixes of 1024\+ tokens, marked with cache_control, 5 min TTL writes at 1\.25× input, 1 h TTL writes at 2× input, reads at 0\.1× input$/)
+
+  // every two hours: each request writes again, at a surcharge: caching would cost more, so it is not recommended
+  const sparse = ['08:00', '10:00', '12:00', '14:00'].map((h) => faq(at(h)))
+  t.ok(replayByHand(sparse, 10_000, TABLE.models['mid-b'], 6, 3600).saving < 0 && replayByHand(sparse, 10_000, TABLE.models['mid-b'], 3.75, 300).saving < 0)
+  t.strictSame(promptCaching(sparse, { table }).recommendations, [])
+
+  // an hourly aggregate: 3,600 requests a second apart all hit after the first, on OpenAI's automatic cache (no surcharge)
+  const agg = [rec({ at: at('09:15'), model: 'mid-a', feature: 'bulk', hash: 'h', input: 3600 * 2000, output: 0, requests: 3600, cost: 3600 * 2000 * 2 / 1e6 }),
+    rec({ at: at('09:15', '2025-07-02'), model: 'mid-a', feature: 'bulk', hash: 'h', input: 3600 * 2000, output: 0, requests: 3600, cost: 3600 * 2000 * 2 / 1e6 })]
+  const byHand = replayByHand(agg, 2000, TABLE.models['mid-a'], 2, 300)
+  t.strictSame([byHand.hits, byHand.writes], [7198, 2])
+  const bulk = promptCaching(agg, { table }).recommendations[0]
+  t.equal(bulk.monthly_savings_usd, roundCents(byHand.saving * 15))
+  t.equal(bulk.confidence, 'medium', 'aggregates make it an estimate')
+  t.ok(bulk.assumptions.includes('an hourly aggregate\'s requests are taken as evenly spread over its hour'))
+
+  // prefixes below the provider's minimum are not cacheable; models without cache rules neither
+  t.strictSame(promptCaching([faq(at('09:00')), rec({ at: at('09:01'), model: 'mid-b', feature: 'faq', hash: 'faq-prompt', input: 1000, cost: 0.003 })], { table }).recommendations, [])
+  t.strictSame(promptCaching(['09:00', '09:01'].map((h) => rec({ at: at(h), model: 'small-a', feature: 'x', hash: 'h', input: 10_000, cost: 0.005 })), { table }).recommendations, [])
 })
 
-t.test('output caps: features whose long tail runs far past the median', async (t) => {
-  const outputs = [...Array(10).fill(10_000), ...Array(5).fill(15_000), 20_000, 20_000, 30_000, 100_000, 200_000]
+t.test('a retry storm is a bug with its cost, not a caching opportunity', async (t) => {
+  const storm = Array.from({ length: 30 }, (_, i) => rec({ at: `2025-07-01T10:00:${String(i * 2).padStart(2, '0')}.000Z`, model: 'mid-b', feature: 'summarise', hash: 'same', input: 8000, output: 200, cost: (8000 * 3 + 200 * 15) / 1e6 }))
+  const normal = ['09:00', '11:00', '13:00'].map((h) => rec({ at: `2025-07-01T${h}:00.000Z`, model: 'mid-b', feature: 'summarise', hash: 'same', input: 8000, output: 200, cost: 0.027 }))
+  const other = rec({ at: '2025-07-02T12:00:00.000Z', model: 'small-a', feature: 'x', cost: 1 })
+  const records = [...storm, ...normal, other]
+  const report = findRetryStorms(records)
+  t.strictSame(report.storms, [{ feature: 'summarise', model: 'mid-b', prompt_hash: 'same', input_tokens: 8000, from: storm[0].timestamp, to: storm[29].timestamp, requests: 30, cost_usd: 0.81, wasted_usd: 0.78 }])
+  t.strictSame(report.request_ids, storm.map((r) => r.request_id))
+  const [fix] = report.recommendations
+  t.match(fix, { type: 'retries', title: 'Fix the retry storm in summarise: the same prompt sent 30 times in bursts of up to 1 min', confidence: 'high' })
+  t.equal(fix.monthly_savings_usd, roundCents(29 * 0.027 * 15), 'the 29 retries, over two days, per month')
+  // left out of the cache replay, nothing in the rest repeats within any TTL that would pay
+  t.strictSame(promptCaching(records, { table, exclude: new Set(report.request_ids) }).recommendations, [])
+  t.ok(promptCaching(records, { table }).recommendations.length === 1, 'without the exclusion the storm would look like a perfect cache')
+  t.strictSame(findRetryStorms(normal).storms, [], 'the same prompt hours apart is no storm')
+})
+
+t.test('batching: found by the traffic pattern, not by the name', async (t) => {
+  const days = Array.from({ length: 14 }, (_, d) => `2025-07-${String(1 + d).padStart(2, '0')}`)
+  const weekday = (day: string) => ![0, 6].includes(new Date(day).getUTCDay())
   const records = [
-    ...outputs.map((o, i) => rec({ at: `2025-07-0${1 + (i % 6)}`, model: 'mid-a', feature: 'chat', output: o, cost: o * 8 / 1e6 })),
-    // an hourly aggregate says nothing of the tail
-    rec({ at: '2025-07-03', model: 'mid-a', feature: 'chat', output: 1_000_000, requests: 5, cost: 0.5 }),
-    // too few requests to judge
-    ...[1, 1, 1, 1, 900_000].map((o) => rec({ at: '2025-07-02', model: 'mid-a', feature: 'short', output: o, cost: 0.1 }))
+    // an enrichment job at 01:00–04:59 UTC every day, weekends too: no telling name
+    ...days.flatMap((day) => [1, 2, 3, 4].map((h) => rec({ at: `${day}T0${h}:30:00.000Z`, model: 'mid-a', feature: 'enrich', cost: 1 }))),
+    // named like a job, but people run it in office hours on weekdays
+    ...days.filter(weekday).flatMap((day) => [9, 11, 14, 16].map((h) => rec({ at: `${day}T${String(h).padStart(2, '0')}:00:00.000Z`, model: 'mid-a', feature: 'nightly-report', cost: 1 }))),
+    // interactive traffic at night is still interactive
+    ...days.flatMap((day) => [1, 2].map((h) => rec({ at: `${day}T0${h}:00:00.000Z`, model: 'mid-a', feature: 'support-chat', cost: 1 }))),
+    // a scheduled job on a model without a batch API saves nothing
+    ...days.map((day) => rec({ at: `${day}T03:00:00.000Z`, model: 'tiny-a', feature: 'digest', cost: 1 }))
   ]
-  // nearest rank over 20 outputs: p50 = 10k (10th), p90 = 30k (18th), p95 = 100k (19th), ten times the median.
-  // Capping at 30k trims 70k + 170k = 240k tokens × 8 / 1e6 = 1.92 over 6 days (×5) → 9.60 a month;
-  // total 4.36 + 0.5 + 0.5 = 5.36, so 35.82%
-  t.strictSame(outputCaps(records, { table }), {
-    period: { from: '2025-07-01', to: '2025-07-06', days: 6 },
-    monthly_spend_usd: 26.8,
-    recommendations: [{
-      type: 'limits',
-      title: 'Cap chat output at 30000 tokens',
-      monthly_savings_usd: 9.6,
-      savings_pct: 35.82,
-      confidence: 'medium',
-      evidence: {
-        feature: 'chat',
-        requests: 20,
-        p50_output_tokens: 10_000,
-        p90_output_tokens: 30_000,
-        p95_output_tokens: 100_000,
-        max_output_tokens: 200_000,
-        cap_tokens: 30_000,
-        capped_requests: 2,
-        capped_share: 0.1,
-        output_tokens_trimmed: 240_000,
-        period_savings_usd: 1.92
-      },
-      risk: '10% of chat responses run past the cap and would be cut off: ask for brevity in the prompt and watch for truncated answers (finish_reason "length").'
-    }]
-  })
+  const found = batching(records, { table }).recommendations
+  t.strictSame(found.map((r) => r.title), ['Send enrich through the batch API'])
+  t.match(found[0], { confidence: 'high', monthly_savings_usd: roundCents(56 * 0.5 * 30 / 14) })
+  t.match(found[0].evidence, { hours_utc: '01–05 UTC', share_in_hours: 1, weekend_to_weekday: 1, batchable_requests: 56 })
+  t.equal(found[0].evidence.reason, '100% of its requests come at 01–05 UTC, weekends as much as weekdays: a scheduled job')
+  const listed = batching(records, { table, features: ['nightly-report'] }).recommendations
+  t.strictSame(listed.map((r) => [r.title, r.confidence]), [['Send enrich through the batch API', 'high'], ['Send nightly-report through the batch API', 'high']])
+  t.equal(listed[1].evidence.reason, 'named latency-insensitive by the caller')
+})
+
+t.test('output caps: features whose long tail runs far past the median, never on reasoning models or interactive features', async (t) => {
+  const outputs = [...Array(10).fill(10_000), ...Array(5).fill(15_000), 20_000, 20_000, 30_000, 100_000, 200_000]
+  const make = (model: string, feature: string) => outputs.map((o, i) => rec({ at: `2025-07-0${1 + (i % 6)}`, model, feature, output: o, cost: o * 8 / 1e6 }))
+  const records = [
+    ...make('mid-a', 'writer'),
+    // an hourly aggregate says nothing of the tail
+    rec({ at: '2025-07-03', model: 'mid-a', feature: 'writer', output: 1_000_000, requests: 5, cost: 0.5 }),
+    // too few requests to judge
+    ...[1, 1, 1, 1, 900_000].map((o) => rec({ at: '2025-07-02', model: 'mid-a', feature: 'short', output: o, cost: 0.1 })),
+    ...make('think-a', 'planner'),
+    ...make('mid-a', 'support-chat')
+  ]
+  const total = records.reduce((s, r) => s + r.cost_usd, 0)
+  // nearest rank over 20 outputs: p50 = 10k, p90 = 30k, p95 = 100k; capping at 30k trims 240k tokens × 8 / 1e6 = 1.92 over 6 days
+  const r = outputCaps(records, { table })
+  t.strictSame(r.recommendations.map((x) => x.title), ['Cap writer output at 30000 tokens'], 'not planner (reasoning), not support-chat (interactive)')
+  t.match(r.recommendations[0], { monthly_savings_usd: 9.6, savings_pct: roundTo(100 * 1.92 / total, 2), confidence: 'medium' })
+  t.match(r.recommendations[0].evidence, { requests: 20, p50_output_tokens: 10_000, p90_output_tokens: 30_000, p95_output_tokens: 100_000, capped_requests: 2, output_tokens_trimmed: 240_000, period_savings_usd: 1.92 })
   t.strictSame(outputCaps(records, { table, ratio: 11 }).recommendations, [], 'p95 is 10× the median, not 11×')
   t.equal(outputCaps(records, { table, min_requests: 5 }).recommendations.length, 1, 'five requests are judged, but their p90 is their longest: nothing to trim')
 })
 
 t.test('recommendations sort by monthly savings, ties by type then title', async (t) => {
   const r = (type: Recommendation['type'], title: string, monthly: number): Recommendation =>
-    ({ type, title, monthly_savings_usd: monthly, savings_pct: 0, confidence: 'low', evidence: {}, risk: '' })
+    ({ type, title, monthly_savings_usd: monthly, savings_pct: 0, confidence: 'low', evidence: {}, assumptions: [], risk: '' })
   const sorted = bySavings([r('limits', 'a', 1), r('caching', 'b', 30.5), r('tiering', 'c', 30.5), r('caching', 'a', 30.5), r('routing', 'd', 200)])
   t.strictSame(sorted.map((x) => `${x.type}/${x.title}/${x.monthly_savings_usd}`), ['routing/d/200', 'caching/a/30.5', 'caching/b/30.5', 'tiering/c/30.5', 'limits/a/1'])
 })

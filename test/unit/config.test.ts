@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { ConfigError, loadConfig } from '../../src/config.js'
+import { PRICES } from '../../src/tools/prices.js'
 
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes'
 
@@ -54,8 +56,12 @@ t.test('defaults', async (t) => {
       leaseMs: 10_000,
       bodyLimitBytes: 1024 * 1024,
       usageMaxBytes: 10 * 1024 * 1024,
-      usageMaxRows: 100_000
-    }
+      usageMaxRows: 100_000,
+      usageBounds: { max_cost_usd: 1000, max_tokens: 10_000_000, earliest: '2020-01-01', max_ahead_s: 86_400 }
+    },
+    prices: PRICES,
+    // one analysis worker per core but one, at least one, at most four
+    analysisWorkers: Math.max(1, Math.min(4, availableParallelism() - 1))
   })
 })
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import { createStore } from '../../src/store/kysely-store.js'
 import type { Store } from '../../src/store/types.js'
 import type { UsageRecord } from '../../src/tools/usage-data.js'
-import { MAX_REPORTED_ERRORS, parseTimestamp, parseUsage, readUsage } from '../../src/usage/parse.js'
+import { DEFAULT_BOUNDS, MAX_REPORTED_ERRORS, parseTimestamp, parseUsage, readUsage, usageBounds } from '../../src/usage/parse.js'
 import { databaseUrls, dropSchema, freshDatabaseUrl, requirePostgres } from '../helpers/db.js'
 
 const ROW_ID = /^row-[0-9a-f]{32}$/
@@ -127,7 +127,7 @@ t.test('NDJSON: one object per line, blank lines skipped, numbers as strings, sn
     }, {
       timestamp: '2025-08-01T09:45:00.000Z',
       provider: 'openai',
-      model: 'gpt-4o-2024-08-06',
+      model: 'gpt-4o',
       input_tokens: 2000,
       output_tokens: 10,
       // gpt-4o's price: (2,000 × $2.50 + 10 × $10) / 1e6
@@ -136,6 +136,7 @@ t.test('NDJSON: one object per line, blank lines skipped, numbers as strings, sn
       requests: 3
     }],
     errors: [],
+    warnings: [{ code: 'model_renamed', message: '1 row names its model another way than the price catalogue; stored as: gpt-4o-2024-08-06 → gpt-4o', lines: [4] }],
     total_rows: 2
   })
   t.match(parseUsage(ndjson, 'ndjson', opts).records[1].request_id, ROW_ID)
@@ -152,9 +153,10 @@ t.test('JSON array: a model outside the catalogue is fine when the row has its c
       { timestamp: '2025-08-01T00:00:00.000Z', provider: 'openai', model: 'gpt-4.1', input_tokens: 0, output_tokens: 0, cost_usd: 0.5, latency_ms: 120, prompt_hash: 'p', request_id: 'b' }
     ],
     errors: [],
+    warnings: [{ code: 'unpriced_model', message: '1 row is on models the price catalogue does not list (llama-3-70b): its spend is reported, but no saving can be priced for them'.replace('its spend', 'their spend'), lines: [1] }],
     total_rows: 2
   })
-  t.strictSame(parseUsage([], 'json', opts), { records: [], errors: [], total_rows: 0 })
+  t.strictSame(parseUsage([], 'json', opts), { records: [], errors: [], warnings: [], total_rows: 0 })
 })
 
 t.test('bad rows are reported by line with every reason, and no record is returned', async (t) => {
@@ -175,19 +177,19 @@ t.test('bad rows are reported by line with every reason, and no record is return
     { line: 3, reason: 'input_tokens must be a non-negative integer' },
     { line: 4, reason: TS },
     { line: 6, reason: `${TS}; input_tokens must be a non-negative integer; output_tokens must be a non-negative integer` },
-    { line: 7, reason: 'provider is required; cached_tokens must not exceed input_tokens; cost_usd is missing and model "mystery-model" is not in the price catalogue (version 2, 2025-08-15)' },
+    { line: 7, reason: 'provider is required; cached_tokens must not exceed input_tokens; cost_usd is missing and model "mystery-model" is not in the price catalogue (version 3, 2026-11-30)' },
     { line: 8, reason: 'expected 7 fields as in the header, found 5' },
     { line: 9, reason: 'cost_usd must be a non-negative number' },
     { line: 10, reason: 'input_tokens must be a non-negative integer' }
   ]
-  t.strictSame(parseUsage(csv, 'csv', opts), { records: [], errors, total_rows: 8 })
+  t.strictSame(parseUsage(csv, 'csv', opts), { records: [], errors, warnings: [], total_rows: 8 })
 
   const err = t.throws(() => readUsage(csv, 'csv', opts)) as Error & Record<string, unknown>
   t.equal(err.statusCode, 400)
   t.equal(err.code, 'invalid_request')
   t.equal(err.message, '7 bad rows, nothing imported: line 3: input_tokens must be a non-negative integer; ' +
     `line 4: ${TS}; line 6: ${TS}; input_tokens must be a non-negative integer; output_tokens must be a non-negative integer; ` +
-    'line 7: provider is required; cached_tokens must not exceed input_tokens; cost_usd is missing and model "mystery-model" is not in the price catalogue (version 2, 2025-08-15); ' +
+    'line 7: provider is required; cached_tokens must not exceed input_tokens; cost_usd is missing and model "mystery-model" is not in the price catalogue (version 3, 2026-11-30); ' +
     'line 8: expected 7 fields as in the header, found 5; and 2 more')
   t.strictSame(err.errors, errors)
 
@@ -213,6 +215,7 @@ t.test('NDJSON and JSON bad rows: line in the file, index + 1 in an array', asyn
       { line: 3, reason: 'model must be a string of at most 128 characters' },
       { line: 4, reason: 'request_id must be a string of at most 256 characters' }
     ],
+    warnings: [],
     total_rows: 5
   })
   t.throws(() => parseUsage({ records: [row] }, 'json', opts), { statusCode: 400, code: 'invalid_request', message: 'a JSON body must be an array of usage records' })
@@ -220,15 +223,66 @@ t.test('NDJSON and JSON bad rows: line in the file, index + 1 in an array', asyn
 
 t.test('a bad CSV header or malformed quoting refuses the file at its line', async (t) => {
   const parse = (csv: string) => parseUsage(csv, 'csv', opts)
-  t.strictSame(parse(''), { records: [], errors: [{ line: 1, reason: 'missing header row' }], total_rows: 0 })
-  t.strictSame(parse('\n\n'), { records: [], errors: [{ line: 1, reason: 'missing header row' }], total_rows: 0 })
+  t.strictSame(parse(''), { records: [], errors: [{ line: 1, reason: 'missing header row' }], warnings: [], total_rows: 0 })
+  t.strictSame(parse('\n\n'), { records: [], errors: [{ line: 1, reason: 'missing header row' }], warnings: [], total_rows: 0 })
   t.strictSame(parse('timestamp,provider,model\n2025-08-01,openai,gpt-4o\n').errors, [{ line: 1, reason: 'missing columns: input_tokens, output_tokens' }])
   t.strictSame(parse('\nTimestamp , Provider,model,input_tokens\n').errors, [{ line: 2, reason: 'missing column: output_tokens' }])
   t.strictSame(parse('timestamp,provider,model,input_tokens,output_tokens,model\n').errors, [{ line: 1, reason: 'column "model" appears twice' }])
   t.strictSame(parse(`${HEADER}\n2025-08-01,openai,gpt-4o,1,1,,,,,,\n"2025-08-01,openai,gpt-4o,1,1,,,,,,\n`).errors,
     [{ line: 3, reason: 'malformed CSV: Quote Not Closed: the parsing is finished with an opening quote at line 3' }])
   // a header alone is an empty upload
-  t.strictSame(parse(`${HEADER}\n`), { records: [], errors: [], total_rows: 0 })
+  t.strictSame(parse(`${HEADER}\n`), { records: [], errors: [], warnings: [], total_rows: 0 })
+})
+
+t.test('bad data is refused by line: costs, tokens and timestamps out of bounds, one request_id with two contents', async (t) => {
+  const now = Date.parse('2026-11-30T12:00:00Z')
+  const bounded = { maxRows: 100, bounds: usageBounds(DEFAULT_BOUNDS, now) }
+  const row = (x: Record<string, unknown>) => ({ timestamp: '2026-11-01T10:00:00Z', provider: 'openai', model: 'gpt-4o', input_tokens: 100, output_tokens: 10, cost_usd: 0.01, ...x })
+  const { errors } = parseUsage([
+    row({ request_id: 'ok' }),
+    row({ request_id: 'inf', cost_usd: 1e308 }),
+    row({ request_id: 'big', cost_usd: 5000, requests: 2 }),
+    row({ request_id: 'agg', cost_usd: 5000, requests: 10 }),
+    row({ request_id: 'far', timestamp: '9999-01-01T00:00:00Z' }),
+    row({ request_id: 'y2200', timestamp: '2200-01-01T00:00:00Z' }),
+    row({ request_id: 'old', timestamp: '2019-12-31T23:59:59Z' }),
+    row({ request_id: 'tok', input_tokens: 20_000_000 }),
+    row({ request_id: 'ok', cost_usd: 0.02 }),
+    row({ request_id: 'ok2' }),
+    row({ request_id: 'ok2' })
+  ], 'json', bounded)
+  t.strictSame(errors, [
+    { line: 2, reason: 'cost_usd 1e+308 is more than $1000 per request (USAGE_MAX_COST_USD)' },
+    { line: 3, reason: 'cost_usd 5000 is more than $1000 per request (USAGE_MAX_COST_USD)' },
+    { line: 5, reason: 'timestamp 9999-01-01T00:00:00.000Z is in the future (after 2026-12-01T12:00:00.000Z, USAGE_MAX_AHEAD_S)' },
+    { line: 6, reason: 'timestamp 2200-01-01T00:00:00.000Z is in the future (after 2026-12-01T12:00:00.000Z, USAGE_MAX_AHEAD_S)' },
+    { line: 7, reason: 'timestamp 2019-12-31T23:59:59.000Z is before 2020-01-01, the earliest accepted (USAGE_EARLIEST)' },
+    { line: 8, reason: 'input_tokens 20000000 is more than 10000000 per request (USAGE_MAX_TOKENS)' },
+    { line: 9, reason: 'request_id ok is also on line 1, with different content' }
+  ], 'an aggregate of ten requests may cost $5000; an exact repeat is no error')
+})
+
+t.test('names are normalised and the upload says what it changed, repeated or could not price', async (t) => {
+  const bounded = { maxRows: 100, bounds: usageBounds(DEFAULT_BOUNDS, Date.parse('2026-11-30T12:00:00Z')) }
+  const row = (x: Record<string, unknown>) => ({ timestamp: '2026-11-01T10:00:00Z', provider: 'openai', model: 'gpt-4o', input_tokens: 100, output_tokens: 10, cost_usd: 0.01, ...x })
+  const parsed = parseUsage([
+    row({ request_id: 'a', model: 'GPT-4O' }),
+    row({ request_id: 'b', model: 'openai/gpt-4.1-2025-04-14', provider: 'OpenAI' }),
+    row({ request_id: 'c', model: 'claude-sonnet-4', provider: 'openai' }),
+    row({ request_id: 'd', model: 'claude-sonnet-4', provider: 'AWS Bedrock' }),
+    row({ request_id: 'e', model: 'my-finetune' }),
+    row({ request_id: 'a', model: 'GPT-4O' })
+  ], 'json', bounded)
+  t.strictSame(parsed.errors, [])
+  t.strictSame(parsed.records.map((r) => [r.request_id, r.provider, r.model]), [
+    ['a', 'openai', 'gpt-4o'], ['b', 'openai', 'gpt-4.1'], ['c', 'openai', 'claude-sonnet-4'], ['d', 'aws-bedrock', 'claude-sonnet-4'], ['e', 'openai', 'my-finetune']
+  ], 'one name per model: GPT-4O is gpt-4o; a repeated row counts once')
+  t.strictSame(parsed.warnings, [
+    { code: 'model_renamed', message: '2 rows name their model another way than the price catalogue; stored as: GPT-4O → gpt-4o, openai/gpt-4.1-2025-04-14 → gpt-4.1', lines: [1, 2] },
+    { code: 'provider_mismatch', message: '1 row\'s provider does not match the model\'s maker: claude-sonnet-4 is anthropic\'s, the row says openai', lines: [3] },
+    { code: 'unpriced_model', message: '1 row is on models the price catalogue does not list (my-finetune): their spend is reported, but no saving can be priced for them', lines: [5] },
+    { code: 'duplicate_row', message: '1 row repeats an earlier row exactly and was counted once: request_id a repeats line 1', lines: [6] }
+  ])
 })
 
 t.test('more rows than the limit: 413, before any row is read', async (t) => {
