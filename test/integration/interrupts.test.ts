@@ -289,7 +289,7 @@ t.test('the pack streams its answer section by section, and the deltas add up to
   const all = await events(app, runId)
   const deltas = all.filter((e) => e.type === 'answer_delta')
   t.ok(deltas.length > 3, 'section by section')
-  t.ok(deltas.every((e) => e.data.agent_name === 'reporting'), 'written by reporting')
+  t.ok(deltas.every((e) => e.data.agent_name === 'supervisor'), 'written by the supervisor')
   t.equal(streamed(all), (run.result as { answer: string }).answer)
   assertRunContract(t, all as any)
 })
