@@ -64,7 +64,7 @@ export async function followRun (client: RunFollower, source: Pick<ThreadSource,
         r = reduceRun(view, event)
       }
       if (r === 'ok') changed(view)
-      if (isFinished(view)) break
+      if (isFinished(view) || signal?.aborted) break
     }
   } catch (err) {
     if (signal?.aborted) return
