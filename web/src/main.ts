@@ -107,7 +107,7 @@ function signIn (token: string) {
   $('threads-toggle').hidden = false
   $('user-name').textContent = state.userId
   state.client = new AgentwireClient({ url: BASE, token, reconnect: { initialDelayMs: 250, maxDelayMs: 4000 }, onStatus: onConnection })
-  client().connect().catch(() => {})
+  void connectFirst(state.client, 1)
   void start()
 }
 
@@ -169,6 +169,23 @@ function onConnection (status: ConnectionStatus) {
     : bannerFor(s, location.origin)
   setBanner(banner)
   if (shouldProbe(s) && !state.diagnosis) void probe()
+}
+
+/**
+ * The first connect: the client reconnects by itself only once it has connected or follows a run,
+ * so until then the page retries, and asks the server why when the socket will not open.
+ */
+async function connectFirst (c: AgentwireClient, attempt: number) {
+  try {
+    await c.connect()
+  } catch (err) {
+    if (state.client !== c) return
+    const e = err as ErrorLike
+    if (e.code === 'unauthorized') return signOut(describeError(e))
+    const delay = Math.min(8000, 500 * 2 ** (attempt - 1))
+    onConnection({ state: 'reconnecting', attempt: Math.max(attempt, 2), delay_ms: delay, error: e } as ConnectionStatus)
+    setTimeout(() => { if (state.client === c && !c.connected) void connectFirst(c, attempt + 1) }, delay)
+  }
 }
 
 /** Asks the server over HTTP why the socket will not open (a browser cannot read a refused upgrade). */
