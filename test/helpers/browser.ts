@@ -11,8 +11,7 @@ export const PAGE_WAIT_MS = 30_000
 interface Tap {
   teardown (fn: () => unknown): void
   fail (message: string): unknown
-  skip (message: string): unknown
-  name: string
+  plan (n: number, comment?: string): unknown
 }
 
 /**
@@ -23,7 +22,7 @@ export async function browser (t: Tap, opts: { width?: number, height?: number, 
   if (!existsSync(CHROMIUM)) {
     const why = `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`
     if (process.env.REQUIRE_SERVICES === '1') t.fail(why)
-    else t.skip(why)
+    else t.plan(0, why)
     return undefined
   }
   const profile = mkdtempSync(path.join(tmpdir(), 'agentwire-chromium-'))
@@ -62,13 +61,17 @@ export async function shot (page: Page, name: string): Promise<void> {
 }
 
 /** Widest element sticking out of the viewport, if any: a phone width must not scroll sideways. */
+// runs in the page (the test's tsconfig has no DOM types, so it is sent as text)
+const OVERFLOW = `(() => {
+  const culprits = []
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect()
+    if (r.width > 0 && r.right > window.innerWidth + 1 && getComputedStyle(el).position !== 'fixed') culprits.push(el.tagName.toLowerCase() + '.' + el.className)
+  }
+  return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, culprits: culprits.slice(0, 5) }
+})()`
+
+/** Elements sticking out of the viewport, if any: a phone width must not scroll sideways. */
 export function overflow (page: Page): Promise<{ scrollWidth: number, innerWidth: number, culprits: string[] }> {
-  return page.evaluate(() => {
-    const culprits: string[] = []
-    for (const el of document.querySelectorAll('body *')) {
-      const r = el.getBoundingClientRect()
-      if (r.width > 0 && r.right > window.innerWidth + 1 && getComputedStyle(el).position !== 'fixed') culprits.push(`${el.tagName.toLowerCase()}.${el.className}`)
-    }
-    return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, culprits: culprits.slice(0, 5) }
-  })
+  return page.evaluate(OVERFLOW)
 }

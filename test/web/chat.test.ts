@@ -85,7 +85,7 @@ t.test('sign in, load the sample, ask, watch the steps, open a tool call, reload
   await page.locator('article.run[data-status="completed"]').waitFor()
 
   // rename and remove stay in this browser (the service has no such routes)
-  page.once('dialog', (d) => { void d.accept('Costliest model') })
+  page.once('dialog', (d) => { d.accept('Costliest model').catch(() => {}) })
   await page.getByRole('button', { name: `Rename “${question}”` }).click()
   await page.locator('.thread-title', { hasText: 'Costliest model' }).waitFor()
   await page.reload()

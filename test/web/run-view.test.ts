@@ -43,8 +43,16 @@ t.test('a run with a sub-agent, a failed tool, a retry and an answer', async (t)
   t.equal(view.agents.b1.step_id, 'fetch')
   t.equal(view.agents.b1.error, undefined, 'a later attempt clears the earlier error')
   t.strictSame(view.tools.t1, {
-    tool_call_id: 't1', tool_name: 'usage_summary', agent_id: 'b1', parameters: { by: 'model' }, status: 'error',
-    progress: { message: 'half way', fraction: 0.5 }, progress_log: ['half way'], error: { code: 'interrupted', message: 'lost' }, duration_ms: 12, started_at: view.tools.t1.started_at
+    tool_call_id: 't1',
+    tool_name: 'usage_summary',
+    agent_id: 'b1',
+    parameters: { by: 'model' },
+    status: 'error',
+    progress: { message: 'half way', fraction: 0.5 },
+    progress_log: ['half way'],
+    error: { code: 'interrupted', message: 'lost' },
+    duration_ms: 12,
+    started_at: view.tools.t1.started_at
   })
   t.equal(view.tools.t2.status, 'success')
   t.strictSame(view.tools.t2.result, { total: 3 })

@@ -62,3 +62,28 @@ t.test('an origin the server refuses is said in words, not an endless "Reconnect
   // the HTTP API still works: the thread list and agents loaded
   t.ok(await page.locator('#agent option').count() > 0)
 })
+
+t.test('an upload with bad rows shows each refused line; a good one adds its records', async (t) => {
+  const context = await browser(t)
+  if (!context) return
+  const server = await listen(t)
+  const page = await context.newPage()
+  const problems = watch(page)
+  await signIn(page, server.url, 'frank')
+  const header = 'timestamp,provider,model,input_tokens,output_tokens\n'
+  await page.getByLabel('Upload records (CSV with a header row, NDJSON or a JSON array)').setInputFiles({
+    name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}2025-08-01,openai,gpt-4o,10,5\n2025-08-01,openai,gpt-4o,-1,5\n`)
+  })
+  await page.locator('.line-errors').waitFor()
+  t.equal(await page.locator('#usage-status p').textContent(), 'bad.csv was not imported: nothing was added.')
+  t.strictSame(await page.locator('.line-errors tbody td').allTextContents(), ['3', 'input_tokens must be a non-negative integer'])
+  await shot(page, 'upload-01-refused')
+
+  await page.getByLabel('Upload records (CSV with a header row, NDJSON or a JSON array)').setInputFiles({
+    name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(`${header}2025-08-01,openai,gpt-4o,10,5\n2025-08-02,openai,gpt-4o,20,5\n`)
+  })
+  await page.getByText('good.csv: 2 records added, 0 already there (2 rows).').waitFor()
+  await page.locator('#data-summary', { hasText: '2 records' }).waitFor()
+  t.match(await page.locator('#data-summary').textContent(), /^2 records · \$0\.00 · 2025-08-01 to 2025-08-02$/)
+  t.strictSame(problems, [])
+})

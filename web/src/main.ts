@@ -92,7 +92,7 @@ function signOut (message: string) {
   $('turns').replaceChildren()
   history.replaceState(null, '', location.pathname)
   setBanner({ state: 'offline', text: 'Not connected' })
-  void showSignIn(message)
+  showSignIn(message)
 }
 
 function signIn (token: string) {
@@ -107,8 +107,8 @@ function signIn (token: string) {
   $('threads-toggle').hidden = false
   $('user-name').textContent = state.userId
   state.client = new AgentwireClient({ url: BASE, token, reconnect: { initialDelayMs: 250, maxDelayMs: 4000 }, onStatus: onConnection })
-  void connectFirst(state.client, 1)
-  void start()
+  connectFirst(state.client, 1)
+  start()
 }
 
 async function start () {
@@ -168,7 +168,7 @@ function onConnection (status: ConnectionStatus) {
     ? { state: 'failed', text: describeError(state.diagnosis, location.origin) }
     : bannerFor(s, location.origin)
   setBanner(banner)
-  if (shouldProbe(s) && !state.diagnosis) void probe()
+  if (shouldProbe(s) && !state.diagnosis) probe()
 }
 
 /**
@@ -184,7 +184,7 @@ async function connectFirst (c: AgentwireClient, attempt: number) {
     if (e.code === 'unauthorized') return signOut(describeError(e))
     const delay = Math.min(8000, 500 * 2 ** (attempt - 1))
     onConnection({ state: 'reconnecting', attempt: Math.max(attempt, 2), delay_ms: delay, error: e } as ConnectionStatus)
-    setTimeout(() => { if (state.client === c && !c.connected) void connectFirst(c, attempt + 1) }, delay)
+    setTimeout(() => { if (state.client === c && !c.connected) connectFirst(c, attempt + 1) }, delay)
   }
 }
 
@@ -259,7 +259,7 @@ function renderThreads () {
     const title = state.prefs.titles[t.thread_id] ?? t.title ?? 'Untitled'
     const current = t.thread_id === state.threadId
     return h('li', { class: 'thread', 'aria-current': current ? 'true' : undefined },
-      h('button', { type: 'button', class: 'thread-open', 'data-key': `open:${t.thread_id}`, onclick: () => { closeSidebar(); void openThread(t.thread_id) } },
+      h('button', { type: 'button', class: 'thread-open', 'data-key': `open:${t.thread_id}`, onclick: () => { closeSidebar(); openThread(t.thread_id) } },
         h('span', { class: 'thread-title' }, title),
         h('span', { class: 'muted thread-time' }, t.active_run_id ? 'running' : new Date(t.updated_at).toLocaleString())),
       h('span', { class: 'thread-actions' },
@@ -378,7 +378,7 @@ function changed (turn: Turn) {
       if (!hadAnswer && answer && atEnd && t === state.turns.at(-1)) answer.scrollIntoView({ block: 'start', behavior: 'smooth' })
     }
     dirty.clear()
-    if (state.turns.some((t) => isFinished(t.run))) void refreshThreadsQuietly()
+    if (state.turns.some((t) => isFinished(t.run))) refreshThreadsQuietly()
   })
 }
 
@@ -417,7 +417,7 @@ async function send (content: string, agent?: string, input?: Record<string, unk
   renderTurn(turn)
   turnEls.get(view.run_id)!.scrollIntoView({ block: 'start' })
   follow(turn, state.follows.signal)
-  void refreshThreadsQuietly()
+  refreshThreadsQuietly()
   return true
 }
 
@@ -447,4 +447,4 @@ for (const button of document.querySelectorAll<HTMLButtonElement>('.suggestion')
 const usage = new UsageCard($('data-card') as HTMLDetailsElement, client, () => state.token ?? '')
 
 if (state.token) signIn(state.token)
-else void showSignIn()
+else showSignIn()

@@ -20,8 +20,15 @@ export function renderEventAs (type: string, render: (event: PageEvent, view: Ru
 }
 
 const STATUS_WORDS: Record<string, string> = {
-  queued: 'Queued', running: 'Running', completed: 'Done', failed: 'Failed', cancelled: 'Cancelled',
-  success: 'OK', error: 'Error', timeout: 'Timed out', retrying: 'Retrying'
+  queued: 'Queued',
+  running: 'Running',
+  completed: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  success: 'OK',
+  error: 'Error',
+  timeout: 'Timed out',
+  retrying: 'Retrying'
 }
 
 function collapsible (key: string, defaultOpen: boolean, cls: string, summary: Child[], body: Child[], status?: string) {

@@ -20,9 +20,9 @@ function upload (token: string, file: File, onProgress: (fraction: number) => vo
       let body: any
       try { body = JSON.parse(xhr.responseText) } catch { body = {} }
       if (xhr.status === 200) resolve(body)
-      else reject(Object.assign({ code: body.code ?? 'internal', message: body.message ?? `HTTP ${xhr.status}`, errors: body.errors }, xhr.getResponseHeader('retry-after') ? { retryAfter: Number(xhr.getResponseHeader('retry-after')) } : {}))
+      else reject(Object.assign(new Error(body.message ?? `HTTP ${xhr.status}`), { code: body.code ?? 'internal', errors: body.errors }, xhr.getResponseHeader('retry-after') ? { retryAfter: Number(xhr.getResponseHeader('retry-after')) } : {}))
     })
-    xhr.addEventListener('error', () => reject({ code: 'network', message: 'upload failed' }))
+    xhr.addEventListener('error', () => reject(Object.assign(new Error('the upload did not reach the server'), { code: 'network' })))
     xhr.send(file)
   })
 }
@@ -99,7 +99,7 @@ export class UsageCard {
     const line = s ? (s.records === 0 ? 'no records yet' : `${s.records.toLocaleString('en-US')} records · ${money(s.total_cost_usd)} · ${day(s.from)} to ${day(s.to)}`) : ''
     this.card.querySelector('#data-summary')!.textContent = line
     const file = h('input', { type: 'file', id: 'usage-file', accept: '.csv,.ndjson,.jsonl,.json,text/csv,application/json' })
-    file.addEventListener('change', () => { if (file.files?.[0]) void this.upload(file.files[0]) })
+    file.addEventListener('change', () => { if (file.files?.[0]) this.upload(file.files[0]) })
     const body = this.card.querySelector('#data-body')!
     body.replaceChildren(
       s && s.records > 0
