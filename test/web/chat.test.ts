@@ -119,6 +119,8 @@ t.test('a phone width, dark: nothing overflows sideways', async (t) => {
   // the conversations open from the menu button
   await page.getByRole('button', { name: 'Conversations' }).click()
   await page.locator('.thread-title', { hasText: 'How can we cut our LLM costs?' }).waitFor()
+  await page.waitForFunction('document.getElementById("sidebar").getBoundingClientRect().left >= 0')
+  t.equal(await page.getByRole('button', { name: 'Conversations' }).getAttribute('aria-expanded'), 'true')
   await shot(page, 'phone-04-threads')
   t.strictSame(problems, [])
 })

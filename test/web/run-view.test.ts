@@ -86,6 +86,15 @@ t.test('terminal events: failed with its error, cancelled with its reason, queue
   const cancelled = runFromEvents(R, T, [ev(1, 'agent_started', { ...A, message: 'm', attempt: 1 }), ev(2, 'run_cancelled', { reason: 'user' })])
   t.equal(cancelled.status, 'cancelled')
   t.equal(cancelled.cancel_reason, 'user')
+
+  const stopped = runFromEvents(R, T, [
+    ev(1, 'agent_started', { ...A, message: 'm', attempt: 1 }),
+    ev(2, 'tool_executing', { ...A, tool_name: 'wait', tool_call_id: 't1', parameters: {} }),
+    ev(3, 'tool_completed', { ...A, tool_name: 'wait', tool_call_id: 't1', status: 'cancelled', error: { code: 'cancelled', message: 'run cancelled' }, duration_ms: 3 }),
+    ev(4, 'agent_error', { ...A, error: { code: 'cancelled', message: 'run cancelled' }, retryable: false, attempt: 1 })
+  ])
+  t.equal(stopped.agents.a1.status, 'cancelled', 'a cancelled agent is not shown as failed')
+  t.strictSame(runStats(stopped), { agents: 1, tools: 1, failedTools: 0, retries: 0 }, 'nor is its cancelled tool call')
 })
 
 t.test('answers: a string result, an answer field, anything else as JSON', async (t) => {

@@ -17,7 +17,7 @@ export interface ErrorInfo { code: string, message: string }
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
 export type ToolStatus = 'running' | 'success' | 'error' | 'timeout' | 'cancelled'
-export type AgentStatus = 'running' | 'completed' | 'failed' | 'retrying'
+export type AgentStatus = 'running' | 'completed' | 'failed' | 'retrying' | 'cancelled'
 
 /** What happened inside an agent, in order. */
 export type Step =
@@ -175,7 +175,7 @@ const reducers: Record<string, Reducer> = {
   agent_error (view, { seq, data }) {
     const agent = view.agents[data.agent_id]
     if (!agent) return
-    agent.status = data.retryable ? 'retrying' : 'failed'
+    agent.status = data.retryable ? 'retrying' : data.error?.code === 'cancelled' ? 'cancelled' : 'failed'
     agent.error = data.error
     agent.steps.push({ kind: 'attempt_failed', attempt: data.attempt, error: data.error, retryable: data.retryable, seq })
   },
@@ -228,5 +228,5 @@ export function runStats (view: RunView): { agents: number, tools: number, faile
   const tools = Object.values(view.tools)
   let retries = 0
   for (const a of Object.values(view.agents)) retries += a.attempt - 1
-  return { agents: Object.keys(view.agents).length, tools: tools.length, failedTools: tools.filter((t) => t.status !== 'success' && t.status !== 'running').length, retries }
+  return { agents: Object.keys(view.agents).length, tools: tools.length, failedTools: tools.filter((t) => t.status === 'error' || t.status === 'timeout').length, retries }
 }
