@@ -64,9 +64,16 @@ export async function shot (page: Page, name: string): Promise<void> {
 // runs in the page (the test's tsconfig has no DOM types, so it is sent as text)
 const OVERFLOW = `(() => {
   const culprits = []
+  // content that scrolls inside its own box (a wide table) does not widen the page
+  const contained = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true
+    }
+    return false
+  }
   for (const el of document.querySelectorAll('body *')) {
     const r = el.getBoundingClientRect()
-    if (r.width > 0 && r.right > window.innerWidth + 1 && getComputedStyle(el).position !== 'fixed') culprits.push(el.tagName.toLowerCase() + '.' + el.className)
+    if (r.width > 0 && r.right > window.innerWidth + 1 && getComputedStyle(el).position !== 'fixed' && !contained(el)) culprits.push(el.tagName.toLowerCase() + '.' + el.className)
   }
   return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, culprits: culprits.slice(0, 5) }
 })()`
@@ -74,4 +81,16 @@ const OVERFLOW = `(() => {
 /** Elements sticking out of the viewport, if any: a phone width must not scroll sideways. */
 export function overflow (page: Page): Promise<{ scrollWidth: number, innerWidth: number, culprits: string[] }> {
   return page.evaluate(OVERFLOW)
+}
+
+/**
+ * Waits until a JavaScript expression is true in the page. (Playwright's waitForFunction evaluates
+ * a string with eval inside the page, which the page's CSP refuses: this polls from the test.)
+ */
+export async function until (page: Page, expression: string, timeoutMs = PAGE_WAIT_MS): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${expression}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { browser, overflow, shot, watch } from '../helpers/browser.js'
+import { browser, overflow, shot, until, watch } from '../helpers/browser.js'
 import { listen } from '../helpers/ws.js'
 
 // dev mode (no key configured): the page offers the user-id sign-in
@@ -119,7 +119,7 @@ t.test('a phone width, dark: nothing overflows sideways', async (t) => {
   // the conversations open from the menu button
   await page.getByRole('button', { name: 'Conversations' }).click()
   await page.locator('.thread-title', { hasText: 'How can we cut our LLM costs?' }).waitFor()
-  await page.waitForFunction('document.getElementById("sidebar").getBoundingClientRect().left >= 0')
+  await until(page, 'document.getElementById("sidebar").getBoundingClientRect().left >= 0')
   t.equal(await page.getByRole('button', { name: 'Conversations' }).getAttribute('aria-expanded'), 'true')
   await shot(page, 'phone-04-threads')
   t.strictSame(problems, [])
