@@ -3,7 +3,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', 'client/dist/**', 'coverage/**', '.tap/**', 'node_modules/**']
+    ignores: ['dist/**', 'client/dist/**', 'web/dist/**', 'test-artifacts/**', 'coverage/**', '.tap/**', 'node_modules/**']
   }),
   {
     // wire fields are snake_case by contract (CONTRACT.md), and destructuring them keeps their names

@@ -5,13 +5,13 @@ import { registerPublic } from './auth.js'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** web/ sits at the package root: one level up from plugins/, two from dist/plugins/. */
+/** The built page (web/dist/, made by `npm run build:web`) at the package root: one level up from plugins/, two from dist/plugins/. */
 export function webRoot (): string {
-  for (const rel of ['../web/', '../../web/']) {
+  for (const rel of ['../web/dist/', '../../web/dist/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url))
     if (existsSync(`${dir}index.html`)) return dir
   }
-  throw new Error('web/index.html not found at the package root')
+  throw new Error('web/dist/index.html not found: build the chat page with `npm run build:web` (npm install, npm start and npm test do)')
 }
 
 // the page renders text that came from agents: only its own script, styles and socket may run
@@ -28,5 +28,5 @@ function setHeaders (reply: FastifyReply) {
 export default fp(async (app) => {
   const root = webRoot()
   // wildcard off: one route per file found at start, so an unknown path stays the router's 404
-  await registerPublic(app, (page) => page.register(fastifyStatic, { root, wildcard: false, globIgnore: ['**/*.d.ts'], decorateReply: false, setHeaders }))
+  await registerPublic(app, (page) => page.register(fastifyStatic, { root, wildcard: false, decorateReply: false, setHeaders }))
 }, { name: 'web', dependencies: ['auth'] })

@@ -11,18 +11,22 @@ t.test('the chat page is public', async (t) => {
   t.match(page.body, '<title>agentwire · chat</title>')
   t.match(page.headers['content-security-policy'], "script-src 'self'", 'only its own scripts may run')
 
-  const script = await app.inject({ method: 'GET', url: '/app.js' })
-  t.equal(script.statusCode, 200)
-  t.match(script.headers['content-type'], /^(text|application)\/javascript\b/)
-  t.match(script.body, "from './markdown.js'")
+  // the built page: one script and one stylesheet, both files of its own (the CSP allows nothing inline)
+  const script = /<script type="module" crossorigin src="\.\/(assets\/index-[\w-]+\.js)"><\/script>/.exec(page.body)?.[1]
+  const style = /<link rel="stylesheet" crossorigin href="\.\/(assets\/index-[\w-]+\.css)">/.exec(page.body)?.[1]
+  t.ok(script, 'the page loads its bundle')
+  t.ok(style, 'the page loads its stylesheet')
+  t.notMatch(page.body, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script')
+  t.notMatch(page.body, /<style|\sstyle=/, 'no inline style')
 
-  const markdown = await app.inject({ method: 'GET', url: '/markdown.js' })
-  t.equal(markdown.statusCode, 200)
-  t.match(markdown.headers['content-type'], /^(text|application)\/javascript\b/)
+  const js = await app.inject({ method: 'GET', url: `/${script}` })
+  t.equal(js.statusCode, 200)
+  t.match(js.headers['content-type'], /^(text|application)\/javascript\b/)
+  t.match(js.headers['content-security-policy'], "default-src 'none'")
 
-  const style = await app.inject({ method: 'GET', url: '/style.css' })
-  t.equal(style.statusCode, 200)
-  t.match(style.headers['content-type'], /^text\/css\b/)
+  const css = await app.inject({ method: 'GET', url: `/${style}` })
+  t.equal(css.statusCode, 200)
+  t.match(css.headers['content-type'], /^text\/css\b/)
 
   const withToken = await app.inject({ method: 'GET', url: '/', headers: auth('alice') })
   t.equal(withToken.statusCode, 200, 'a token is no obstacle')
@@ -32,7 +36,8 @@ t.test('only the page is public', async (t) => {
   const app = await build(t)
 
   assertError(t, await app.inject({ method: 'GET', url: '/nope.html' }), 404, 'not_found', 'Not Found')
-  assertError(t, await app.inject({ method: 'GET', url: '/markdown.d.ts' }), 404, 'not_found', 'Not Found')
+  assertError(t, await app.inject({ method: 'GET', url: '/src/main.ts' }), 404, 'not_found', 'Not Found')
+  assertError(t, await app.inject({ method: 'GET', url: '/vite.config.ts' }), 404, 'not_found', 'Not Found')
   assertError(t, await app.inject({ method: 'GET', url: '/../package.json' }), 404, 'not_found', 'Not Found')
   // the routes registered after the page still need a token: its public flag did not leak
   assertError(t, await app.inject({ method: 'GET', url: '/threads' }), 401, 'unauthorized', 'Unauthorized')
