@@ -515,14 +515,16 @@ function byCost (a: UsageGroup, b: UsageGroup): number {
  * reads the applied migrations only once it holds it; SQLite runs them in one write transaction.
  * Its bookkeeping tables go to our schema, which it also creates when missing.
  */
+const INTROSPECTION_RACES = new Set(['3F000', '42P01', '42703'])
+
 async function migrate (db: Kysely<Database>, schema: string | undefined): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const { error } = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema })
       .migrateToLatest()
     if (!error) return
-    // the migrator looks at every schema's tables; one dropped meanwhile (another tenant's, a
-    // test's) fails that look with invalid_schema_name: look again
-    if ((error as { code?: unknown }).code !== '3F000' || attempt >= 5) throw error
+    // the migrator looks at every schema's tables; one dropped or altered meanwhile (another
+    // tenant's, a test's) fails that look (no such schema, table or column): look again
+    if (!INTROSPECTION_RACES.has(String((error as { code?: unknown }).code)) || attempt >= 5) throw error
   }
 }
 

@@ -49,7 +49,7 @@ t.test('sign in, load the sample, ask, watch the steps, open a tool call, reload
   await page.locator('article.run[data-status="completed"]').waitFor()
   const events = Number(/(\d+) events/.exec(await run.locator('.trace > summary').textContent() ?? '')?.[1])
   t.ok(events > 10, `the run view counted ${events} events`)
-  t.match(await run.locator('.answer').textContent(), /LLM spend/, 'the answer is rendered')
+  t.match(await run.locator('.answer').textContent(), /^claude-sonnet-4 costs most: \$237\.90/, 'the answer is rendered, its first line answering the question')
   t.ok(await run.locator('.answer h2, .answer table').count() > 0, 'Markdown became headings or tables')
   const tools = await run.locator('.tool').count()
   t.ok(tools >= 3, `${tools} tool calls shown`)
