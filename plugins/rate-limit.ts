@@ -30,6 +30,10 @@ export default fp(async (app, opts: { config: Config }) => {
     client.on('error', (err) => app.log.debug({ err }, 'rate limit redis error'))
     app.addHook('onClose', () => client.quit().then(() => {}, () => client.disconnect()))
     redis = client
+    // a message taken before the connection is up would pass uncounted: wait for it when Redis is there
+    if (await app.bus.ping().then(() => true, () => false) && !await ready(client, 5000)) {
+      app.log.warn('the rate limit has no Redis yet: messages pass uncounted until it connects')
+    }
   }
   await app.register(fastifyRateLimit, {
     global: false,
@@ -49,4 +53,15 @@ export default fp(async (app, opts: { config: Config }) => {
     const retryAfter = Math.max(1, limit.ttlInSeconds)
     throw Object.assign(new Errors.RateLimited(`too many messages; retry in ${retryAfter} s`), { retryAfter })
   })
-}, { name: 'rate-limit' })
+}, { name: 'rate-limit', dependencies: ['bus'] })
+
+/** Resolves true once the connection is ready, or false after `ms`. */
+function ready (client: Redis, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => { clearTimeout(timer); client.off('ready', onReady); resolve(ok) }
+    const onReady = () => done(true)
+    const timer = setTimeout(() => done(false), ms)
+    client.once('ready', onReady)
+  })
+}

@@ -53,18 +53,33 @@ export interface PrivateRedis {
 }
 
 /**
+ * Runs redis-server under a shell that stops it when its stdin closes: ending stdin stops it, and
+ * so does the death of the test process, however it dies (no server outlives a killed test).
+ */
+const GUARD = 'exec 3<&0; redis-server "$@" 3<&- & r=$!; (read _ <&3; kill $r) & wait $r'
+
+/**
  * A redis-server of the test's own on a free port, without persistence, so the test may stop and
- * restart it; killed at teardown. Never the machine's shared one.
+ * restart it; stopped at teardown. Never the machine's shared one.
  */
 export async function privateRedis (t: Tap): Promise<PrivateRedis> {
   const port = await freePort()
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
   let child: ChildProcess | undefined
+  const stop = async () => {
+    const c = child
+    if (!c) return
+    child = undefined
+    const exited = once(c, 'exit')
+    c.stdin!.end()
+    await exited
+  }
   const redis: PrivateRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,
     async start () {
       if (child) return
-      const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+      const c = spawn('sh', ['-c', GUARD, 'sh', ...args], { stdio: ['pipe', 'ignore', 'ignore'] })
       child = c
       c.on('exit', () => { if (child === c) child = undefined })
       for (let i = 0; i < 200; i++) {
@@ -74,20 +89,9 @@ export async function privateRedis (t: Tap): Promise<PrivateRedis> {
       }
       throw new Error(`redis-server on port ${port} did not answer`)
     },
-    async stop () {
-      const c = child
-      if (!c) return
-      child = undefined
-      const exited = once(c, 'exit')
-      c.kill('SIGTERM')
-      await exited
-    }
+    stop
   }
-  t.teardown(async () => {
-    const c = child
-    child = undefined
-    if (c) { const exited = once(c, 'exit'); c.kill('SIGKILL'); await exited }
-  })
+  t.teardown(stop)
   await redis.start()
   return redis
 }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { App } from '../../src/app.js'
 import { auth, build } from '../helpers/app.js'
@@ -68,9 +69,9 @@ t.test('without Redis each process counts on its own (so the shared count above 
   await settle(answers)
 })
 
-t.test('readiness: 503 with checks.bus failing while Redis is down, 200 once it is back', { skip }, async (t) => {
+t.test('Redis down: readiness 503 with checks.bus failing and the rate limit lets messages pass; back: 200 and counting again', { skip }, async (t) => {
   const server = await privateRedis(t)
-  const app = await build(t, { REDIS_URL: server.url })
+  const app = await build(t, { REDIS_URL: server.url, RATE_LIMIT_BURST: '2', RATE_LIMIT_PER_MIN: '1' })
   const ready = () => app.inject({ url: '/health/ready' })
 
   let res = await ready()
@@ -83,6 +84,8 @@ t.test('readiness: 503 with checks.bus failing while Redis is down, 200 once it 
   res = await ready()
   t.equal(res.statusCode, 503)
   t.strictSame(res.json(), { status: 'unavailable', checks: { store: 'ok', bus: 'failing', engine: 'ok' } })
+  for (let i = 0; i < 3; i++) await app.messageRateLimit('while-down')
+  t.pass('3 messages over a burst of 2 pass uncounted while Redis is down')
 
   const back = nextStatus(app.bus, true)
   await server.start()
@@ -90,4 +93,12 @@ t.test('readiness: 503 with checks.bus failing while Redis is down, 200 once it 
   res = await ready()
   t.equal(res.statusCode, 200)
   t.strictSame(res.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok', engine: 'ok' } })
+  // the rate limit has a connection of its own: once it is back too, a burst of 2 holds again
+  for (let i = 0; ; i++) {
+    const refused = await app.messageRateLimit('after').then(() => undefined, (err: Error) => err)
+    if (!refused) { await sleep(20); continue }
+    t.match(refused, { code: 'rate_limited', statusCode: 429 })
+    t.ok(i >= 2, `refused after ${i} passed`)
+    break
+  }
 })
