@@ -3,7 +3,6 @@ import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import { isErrorCode } from '../src/errors.js'
 
-
 /** Fastify's own errors, by status, onto the contract's codes (CONTRACT §2). */
 const BY_STATUS: Record<number, string> = {
   400: 'invalid_request',
