@@ -175,3 +175,15 @@ t.test('SSE keep-alive comments while a run is quiet', async (t) => {
   await reader.cancel()
   await app.inject({ method: 'POST', url: `/runs/${accepted.run_id}/cancel`, headers: auth('quiet') })
 })
+
+t.test('a socket\'s frames are answered in the order they came, even when the first one waits on the store', async (t) => {
+  const { wsUrl } = await listen(t)
+  const client = await connected(t, wsUrl, auth('ordered'))
+  const from = client.frames.length
+  for (let i = 0; i < 20; i++) {
+    client.send({ type: 'subscribe', id: `s${i}`, run_id: `missing-${i}` })
+    client.send({ type: 'ping', id: `p${i}` })
+  }
+  await client.waitFor((f) => f.reply_to === 'p19', 'the last pong')
+  t.strictSame(client.frames.slice(from).map((f) => f.reply_to), range(0, 19).flatMap((i) => [`s${i}`, `p${i}`]))
+})
