@@ -22,18 +22,18 @@ export function requestIdFrom (header: string | string[] | undefined, make: () =
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : make()
 }
 
+const PARSER_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'invalid_request', 'the request did not arrive in time'],
+  HPE_HEADER_OVERFLOW: [431, 'payload_too_large', 'request headers are too large']
+}
+
 /**
  * What Node's HTTP parser refuses never reaches Fastify: it is answered here, with the contract's
  * body (CONTRACT §2), and the connection is closed.
  */
 export function clientErrorHandler (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket) {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const [status, code, message] =
-    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'invalid_request', 'the request did not arrive in time'] as const
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'payload_too_large', 'request headers are too large'] as const
-        : [400, 'invalid_request', 'malformed HTTP request'] as const
+  const [status, code, message] = PARSER_ERRORS[err.code ?? ''] ?? [400, 'invalid_request', 'malformed HTTP request']
   this.log.debug({ err }, 'refused a malformed request')
   if (socket.writable) {
     const body = JSON.stringify(errorBody(status, code, message))

@@ -39,7 +39,15 @@ export default fp(async (app, opts: { config: Config }) => {
     global: false,
     max: limits.rateBurst,
     timeWindow: Math.max(1000, Math.round(limits.rateBurst * 60_000 / limits.ratePerMin)),
-    keyGenerator: (request) => (request as unknown as Caller).user_id,
+    // one instance serves every limit: messages (by the engine, below) and the routes that opt in
+    // with `config.rateLimit` (tickets, uploads: after auth, by the signed-in user)
+    hook: 'preHandler',
+    keyGenerator: (request) => (request as unknown as Caller).user_id ?? request.identity?.user_id ?? request.ip,
+    errorResponseBuilder: (_request, context) => {
+      const seconds = Math.max(1, Math.ceil(context.ttl / 1000))
+      const err = new Errors.RateLimited(`at most ${context.max} of these per ${context.after}; retry in ${seconds} s`)
+      return Object.assign(err, { retryAfter: seconds })
+    },
     cache: 10_000,
     redis,
     nameSpace: `${redisConfig?.prefix ?? ''}rate-limit:`,
@@ -53,7 +61,7 @@ export default fp(async (app, opts: { config: Config }) => {
     const retryAfter = Math.max(1, limit.ttlInSeconds)
     throw Object.assign(new Errors.RateLimited(`too many messages; retry in ${retryAfter} s`), { retryAfter })
   })
-}, { name: 'rate-limit', dependencies: ['bus'] })
+}, { name: 'rate-limit', dependencies: ['bus', 'auth'] })
 
 /** Resolves true once the connection is ready, or false after `ms`. */
 function ready (client: Redis, ms: number): Promise<boolean> {

@@ -68,10 +68,10 @@ export async function buildApp (config: Config, logger: FastifyServerOptions['lo
   await app.register(swagger)
   await app.register(store, { config })
   await app.register(bus, { config })
-  await app.register(rateLimit, { config })
   await app.register(registry, { config })
   await app.register(auth, { config })
   await app.register(userContext)
+  await app.register(rateLimit, { config })
   await app.register(rateLimits, { config })
   await app.register(housekeeping, { config })
   // the engine's drain runs before the sockets close: hooks run in registration order

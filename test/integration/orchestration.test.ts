@@ -169,9 +169,8 @@ for (const { kind, once, retried, error } of failures) {
     t.strictSame(run.error, error(once))
   })
 
-  t.test(`${kind} with 3 attempts: attempts 1..3, retryable until the last, backoff gaps growing`, async (t) => {
-    const base = 200
-    const app = await build(t, { AGENT_MODULES: `${BAD},${ORCH}`, RETRY_BASE_MS: String(base) })
+  t.test(`${kind} with 3 attempts: attempts 1..3, retryable until the last`, async (t) => {
+    const app = await build(t, { AGENT_MODULES: `${BAD},${ORCH}` })
     const { run, events } = await runOf(t, app, retried)
     const agent = { agent_id: 'agent-1', agent_name: retried }
     const attempt = (n: number, retryable: boolean) => [
@@ -180,13 +179,6 @@ for (const { kind, once, retried, error } of failures) {
     ]
     t.strictSame(shape(events), [...attempt(1, true), ...attempt(2, true), ...attempt(3, false), { type: 'run_failed', data: { error: error(retried) } }])
     t.strictSame(run.error, error(retried))
-
-    // the gap between attempt k's agent_error and attempt k+1's agent_started is a backoff of
-    // 50–100 % of base·2^(k-1): 100–200 ms, then 200–400 ms
-    const ms = (e: Ev) => Math.round(e.data.timestamp * 1000)
-    const gaps = [ms(events[2]) - ms(events[1]), ms(events[4]) - ms(events[3])]
-    t.ok(gaps[0] < gaps[1], `the gaps grow: ${gaps.join(' ms, ')} ms`)
-    gaps.forEach((gap, k) => t.ok(gap >= base * 2 ** k / 2 - 2, `gap ${k + 1} (${gap} ms) is at least half of ${base * 2 ** k} ms`))
   })
 }
 

@@ -45,11 +45,13 @@ t.test('the seam from the other side: published while the store read is under wa
   store.append(ev(1))
   store.hold()
   const target = fakeTarget()
-  await feed.follow(target.target, 'run-1', 0)
+  const following = feed.follow(target.target, 'run-1', 0)
+  await settle()
   // the read is under way; 2 is stored and published before it returns
   store.append(ev(2))
   await bus.publish(ev(2))
   store.release()
+  await following
   await settle()
   t.strictSame(target.seqs(), [1, 2])
   store.append(ev(3))
