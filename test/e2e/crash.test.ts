@@ -1,44 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import path from 'node:path'
-import t from 'tap'
-import { tokenFor, TEST_SECRET } from '../helpers/app.js'
+import t, { type Test } from 'tap'
+import { tokenFor } from '../helpers/app.js'
+import { startNode } from '../helpers/cluster.js'
 import { assertRunContract } from '../helpers/contract.js'
 import { connect, type Frame } from '../helpers/ws.js'
 
-const loader = '@isaacs/ts-node-temp-fork-for-pr-2009/import'
-
-/** The real server entry in a child process, on a SQLite file; resolves with its base URL. */
-async function serve (dbFile: string): Promise<{ child: ChildProcess, url: string }> {
-  const child = spawn(process.execPath, ['--import', loader, 'src/server.ts'], {
-    env: {
-      ...process.env,
-      TS_NODE_TRANSPILE_ONLY: '1',
-      PORT: '0',
-      DATABASE_URL: `sqlite:${dbFile}`,
-      AUTH_JWT_SECRET: TEST_SECRET,
-      AGENT_MODULES: './test/fixtures/stall-agents.mjs',
-      LEASE_MS: '1000',
-      LOG_LEVEL: 'warn'
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let out = ''
-  child.stderr!.on('data', (d) => { out += d })
-  for await (const chunk of child.stdout!) {
-    out += chunk
-    const m = /listening on (http:\/\/\S+)/.exec(out)
-    if (m) return { child, url: m[1]! }
-  }
-  throw new Error(`server did not start:\n${out}`)
-}
+/** The real server entry in a child process, on a SQLite file, with leases of 1 s. */
+const serve = (t: Test, dbFile: string) => startNode(t, { DATABASE_URL: `sqlite:${dbFile}`, AGENT_MODULES: './test/fixtures/stall-agents.mjs', LEASE_MS: '1000' })
 
 t.test('a process killed mid-run: after a restart the run is taken over, its interrupted agent starts attempt 2, and a resuming client sees every event once', async (t) => {
   const dbFile = path.join(t.testdir(), 'agentwire.db')
   const headers = { authorization: `Bearer ${tokenFor('alice')}`, 'content-type': 'application/json' }
 
-  const first = await serve(dbFile)
-  t.teardown(() => { first.child.kill('SIGKILL') })
+  const first = await serve(t, dbFile)
   const posted = await fetch(`${first.url}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: 'go', agent: 'stall' }) })
   t.equal(posted.status, 202)
   const { run_id } = await posted.json() as { run_id: string }
@@ -55,8 +30,7 @@ t.test('a process killed mid-run: after a restart the run is taken over, its int
   await once(first.child, 'exit')
 
   // the restarted process takes the run over once the dead one's lease lapses (LEASE_MS=1000)
-  const second = await serve(dbFile)
-  t.teardown(() => { second.child.kill('SIGKILL') })
+  const second = await serve(t, dbFile)
   const again = connect(t, `${second.url.replace('http', 'ws')}/ws`, { authorization: headers.authorization })
   await again.opened
   again.send({ type: 'subscribe', run_id, after_seq: lastSeq })
