@@ -122,8 +122,10 @@ export class Link {
       const waiter = frame.reply_to === undefined ? undefined : this.pending.get(String(frame.reply_to))
       if (waiter) {
         this.pending.delete(String(frame.reply_to))
-        if (frame.type === 'error') waiter.reject(new AgentwireError(frame.data?.code ?? 'protocol', frame.data?.message ?? 'error'))
-        else waiter.resolve(frame)
+        if (frame.type === 'error') {
+          const retryAfter = frame.data?.retry_after
+          waiter.reject(new AgentwireError(frame.data?.code ?? 'protocol', frame.data?.message ?? 'error', typeof retryAfter === 'number' ? { retryAfter } : {}))
+        } else waiter.resolve(frame)
       }
       this.handlers.frame(frame, this)
     })

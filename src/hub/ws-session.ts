@@ -126,7 +126,7 @@ export class WsSession {
       if ('error' in checked) return this.#fail(frame, 'invalid_request', `invalid ${frame.type} frame: ${checked.error}`)
       await this.#handle(checked.frame)
     } catch (err) {
-      if (isCoded(err) && err.statusCode && err.statusCode < 500) return this.#fail(frame, err.code, err.message)
+      if (isCoded(err) && err.statusCode && err.statusCode < 500) return this.#fail(frame, err.code, err.message, (err as { retryAfter?: number }).retryAfter)
       this.#log.error({ err }, 'websocket frame failed')
       this.#fail(frame, 'internal', 'internal error')
     }
@@ -239,8 +239,10 @@ export class WsSession {
     if (this.#threads.get(threadId) === watch) this.#threads.delete(threadId)
   }
 
-  #fail (frame: { id?: unknown }, code: string, message: string) {
-    this.#send({ type: 'error', ...replyTo(frame), data: { code, message: bounded(message) } })
+  /** An error frame; `rate_limited` carries `retry_after` (seconds), as HTTP's `Retry-After`. */
+  #fail (frame: { id?: unknown }, code: string, message: string, retryAfter?: number) {
+    const wait = code === 'rate_limited' ? { retry_after: retryAfter ?? 1 } : {}
+    this.#send({ type: 'error', ...replyTo(frame), data: { code, message: bounded(message), ...wait } })
   }
 
   #send (frame: unknown) {

@@ -201,6 +201,7 @@ t.test('rate limit: a message frame over the burst gets an error frame rate_limi
   t.equal(answer.type, 'error')
   t.equal(answer.data.code, 'rate_limited')
   t.match(answer.data.message, /^too many messages; retry in [1-9][0-9]* s$/)
+  t.equal(answer.data.retry_after, Number(/retry in (\d+) s/.exec(answer.data.message)![1]), 'retry_after says the wait in seconds, as Retry-After does')
   const acceptedFrames = client.frames.filter((f) => f.type === 'message_accepted')
   t.strictSame(acceptedFrames.map((f) => f.reply_to), ['m-1', 'm-2'])
   for (const f of acceptedFrames) assertRunContract(t, await client.runEnd(f.data.run_id) as never)
