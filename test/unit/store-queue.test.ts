@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { RunEvent } from '../../src/core/events.js'
-import { createTestStore } from '../helpers/store.js'
+import { createStore } from '../../src/store/kysely-store.js'
 import { FencedError, type ClaimOptions, type ClaimedRun, type CreatedRun, type NewRun, type Run, type Store } from '../../src/store/types.js'
 import { databaseUrls, dropSchema, freshDatabaseUrl, requirePostgres } from '../helpers/db.js'
 
@@ -10,7 +10,7 @@ const LEASE = 1000
 
 async function open (t: Test, base: string): Promise<Store> {
   const url = freshDatabaseUrl(base)
-  const store = await createTestStore(url)
+  const store = await createStore(url)
   t.teardown(async () => {
     await store.close()
     await dropSchema(url)
@@ -22,7 +22,7 @@ async function open (t: Test, base: string): Promise<Store> {
 async function openMany (t: Test, base: string, n: number): Promise<Store[]> {
   const url = freshDatabaseUrl(base)
   const stores: Store[] = []
-  for (let i = 0; i < n; i++) stores.push(await createTestStore(url))
+  for (let i = 0; i < n; i++) stores.push(await createStore(url))
   t.teardown(async () => {
     for (const store of stores) await store.close()
     await dropSchema(url)

@@ -3,7 +3,6 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import type { RunEvent } from '../../src/core/events.js'
 import { createStore } from '../../src/store/kysely-store.js'
-import { createTestStore } from '../helpers/store.js'
 import { FencedError, type ClaimOptions, type ClaimedRun, type Run, type Store } from '../../src/store/types.js'
 import { databaseUrls, dropSchema, freshDatabaseUrl, requirePostgres } from '../helpers/db.js'
 
@@ -21,7 +20,7 @@ function clock (start = '2024-09-06T12:00:00.000Z') {
 
 async function open (t: { teardown: (fn: () => unknown) => void }, base: string, now?: () => Date): Promise<Store> {
   const url = freshDatabaseUrl(base)
-  const store = await createTestStore(url, { now })
+  const store = await createStore(url, { now })
   t.teardown(async () => {
     await store.close()
     await dropSchema(url)
@@ -383,7 +382,7 @@ for (const base of databaseUrls()) {
 
     t.test('several stores migrate one database at the same time', async (t) => {
       const url = freshDatabaseUrl(base)
-      const stores = await Promise.all([1, 2, 3].map(() => createTestStore(url)))
+      const stores = await Promise.all([1, 2, 3].map(() => createStore(url)))
       t.teardown(async () => {
         for (const store of stores) await store.close()
         await dropSchema(url)
