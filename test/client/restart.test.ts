@@ -12,6 +12,9 @@ import { makeClient, portOf, stored } from './helpers.js'
 
 const loader = '@isaacs/ts-node-temp-fork-for-pr-2009/import'
 
+// child servers compiled at start and a lease to lapse: minutes, not seconds, on a loaded machine
+t.setTimeout(600_000)
+
 t.test('the server closed and started again on the same SQLite file and port mid-run: the client sees the stored events exactly once', async (t) => {
   const config = loadConfig({
     AUTH_JWT_SECRET: TEST_SECRET,
@@ -60,6 +63,8 @@ async function serve (dbFile: string, port: number): Promise<{ child: ChildProce
       DATABASE_URL: `sqlite:${dbFile}`,
       AUTH_JWT_SECRET: TEST_SECRET,
       AGENT_MODULES: SLOW_AGENTS,
+      // the killed process's lease lapses in 2 s, not the default 10 s, before the new one takes the run
+      LEASE_MS: '2000',
       LOG_LEVEL: 'warn'
     },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -38,6 +38,9 @@ function sse (server: Server, user: string, runId: string): Promise<http.Incomin
   })
 }
 
+// tens of MB through real sockets: minutes, not seconds, on a loaded 2-core machine
+t.setTimeout(600_000)
+
 t.test('a ~24 MB run: fast SSE and WebSocket readers get it whole; stalled ones hold memory to their buffers and are cut', async (t) => {
   const server = await listen(t, { WS_MAX_BUFFERED_BYTES: String(1024 * 1024), STALL_TIMEOUT_MS: '2000' })
   const runId = await bigRun(server, 'big')
