@@ -166,6 +166,23 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       return { items, next_cursor: rows.length > limit && last ? encodeCursor(last) : null }
     },
 
+    async renameThread (userId, threadId, title) {
+      const row = await db.updateTable('threads').set({ title })
+        .where('thread_id', '=', threadId).where('user_id', '=', userId).returningAll().executeTakeFirst()
+      return row && toThread(row)
+    },
+
+    async deleteThread (userId, threadId) {
+      // one statement decides, so a run created meanwhile either blocks the delete or finds no thread;
+      // runs, messages, events and answers go with the thread (on delete cascade)
+      const deleted = await db.deleteFrom('threads')
+        .where('thread_id', '=', threadId).where('user_id', '=', userId).where('active_run_id', 'is', null)
+        .executeTakeFirst()
+      if (Number(deleted.numDeletedRows) === 1) return
+      if (await store.getThread(userId, threadId)) throw new Errors.ThreadBusy()
+      throw new Errors.NotFound('thread')
+    },
+
     async listMessages (userId, threadId) {
       const thread = await db.selectFrom('threads').select('thread_id')
         .where('thread_id', '=', threadId).where('user_id', '=', userId).executeTakeFirst()
