@@ -1,7 +1,6 @@
 import { AgentwireClient, type ConnectionStatus } from '@agentwire/client'
 import { $, h, replaceKeepingFocus } from './dom.js'
 import { bannerFor, describeError, diagnose, shouldProbe, type ErrorLike, type Status } from './state/connection.js'
-import { loadPrefs, savePrefs, type ThreadPrefs } from './state/prefs.js'
 import { isFinished, newRun, type PageEvent, type RunView } from './state/run-view.js'
 import { fieldsOf, inputFrom, type Field } from './state/schema-input.js'
 import { followRun, loadThread, unfinished, type RunFollower, type ThreadSource, type Turn } from './state/thread.js'
@@ -26,7 +25,6 @@ const state = {
   follows: new AbortController(),
   threads: [] as ThreadInfo[],
   nextCursor: null as string | null,
-  prefs: { titles: {}, hidden: [] } as ThreadPrefs,
   agents: [] as AgentInfo[],
   fields: [] as Field[],
   /** why the socket cannot open, found by probing; shown until it connects */
@@ -99,7 +97,6 @@ function signIn (token: string) {
   state.token = token
   state.userId = subjectOf(token)
   sessionStorage.setItem(TOKEN_KEY, token)
-  state.prefs = loadPrefs(localStorage, state.userId)
   $('signin').hidden = true
   $('app').hidden = false
   $('user').hidden = false
@@ -253,10 +250,8 @@ async function loadThreads (more = false) {
 }
 
 function renderThreads () {
-  const hidden = new Set(state.prefs.hidden)
-  const list = state.threads.filter((t) => !hidden.has(t.thread_id))
-  replaceKeepingFocus($('threads'), ...list.map((t) => {
-    const title = state.prefs.titles[t.thread_id] ?? t.title ?? 'Untitled'
+  replaceKeepingFocus($('threads'), ...state.threads.map((t) => {
+    const title = t.title || 'Untitled'
     const current = t.thread_id === state.threadId
     return h('li', { class: 'thread', 'aria-current': current ? 'true' : undefined },
       h('button', { type: 'button', class: 'thread-open', 'data-key': `open:${t.thread_id}`, onclick: () => { closeSidebar(); openThread(t.thread_id) } },
@@ -269,20 +264,33 @@ function renderThreads () {
   $('more-threads').hidden = !state.nextCursor
 }
 
-function rename (threadId: string, title: string) {
-  const next = window.prompt('Rename the conversation', title)?.trim()
-  if (!next) return
-  state.prefs.titles[threadId] = next.slice(0, 200)
-  savePrefs(localStorage, state.userId, state.prefs)
-  renderThreads()
+/** The title is the server's (PATCH /threads/:id): every browser and a reload see it. */
+async function rename (threadId: string, title: string) {
+  const next = window.prompt('Rename the conversation', title)?.replace(/\s+/g, ' ').trim()
+  if (!next || next === title) return
+  try {
+    const renamed = await client().http.renameThread(threadId, Array.from(next).slice(0, 200).join(''))
+    state.threads = state.threads.map((t) => t.thread_id === threadId ? renamed : t)
+    renderThreads()
+    notice('')
+  } catch (err) {
+    failed(err)
+  }
 }
 
-function remove (threadId: string, title: string) {
-  if (!window.confirm(`Remove “${title}” from your conversations?`)) return
-  state.prefs.hidden.push(threadId)
-  savePrefs(localStorage, state.userId, state.prefs)
+/** Deletes the thread on the server, with its runs and their events; one still answering is refused in words. */
+async function remove (threadId: string, title: string) {
+  if (!window.confirm(`Delete “${title}” and its answers for good?`)) return
+  try {
+    await client().http.deleteThread(threadId)
+  } catch (err) {
+    return failed(err)
+  }
+  state.threads = state.threads.filter((t) => t.thread_id !== threadId)
   if (threadId === state.threadId) newThread()
   renderThreads()
+  notice(`Deleted “${title}”.`)
+  $('new-thread').focus()
 }
 
 function newThread () {
