@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { tokenFor } from '../helpers/app.js'
-import { browser, shot, watch } from '../helpers/browser.js'
+import { browser, overflow, shot, watch } from '../helpers/browser.js'
 import { listen } from '../helpers/ws.js'
 
 const AGENTS = './test/fixtures/web-hitl-agents.mjs'
@@ -52,6 +52,12 @@ t.test('an approval card: approve, reject with a reason, edit the arguments; eac
   t.strictSame(JSON.parse(await card.locator('pre').textContent() ?? ''), { to: 'bob', amount: 500 }, 'the call\'s arguments are shown')
   t.match(await page.locator('#announce').textContent(), /^pay waits for your approval of wire\.$/, 'screen readers are told')
   await shot(page, 'approval-01-card')
+  // a reload finds the waiting run and its card again, from the stored events
+  await page.reload()
+  await page.locator('#connection[data-state="online"]').waitFor()
+  run = page.locator('.turn').last().locator('article.run')
+  await run.locator('.interrupt-card').waitFor()
+  t.equal(await run.getAttribute('data-status'), 'waiting', 'after a reload, the run still waits')
   await card.getByRole('button', { name: 'Approve', exact: true }).focus()
   await page.keyboard.press('Enter')
   await page.locator('.turn').last().locator('article.run[data-status="completed"]').waitFor()
@@ -112,11 +118,26 @@ t.test('an approval card: approve, reject with a reason, edit the arguments; eac
   t.match(received(events), [{ kind: 'approval', by: 'user', decision: 'approve', arguments: { to: 'carol', amount: 50 } }])
   t.strictSame(executed(events), [{ to: 'carol', amount: 50 }], 'the edited arguments replaced the call\'s')
   await shot(page, 'approval-06-edited')
+
+  // nobody answers: at its expiry the tool's default (reject) closes it
+  await page.locator('#agent').selectOption('pay')
+  await page.getByLabel('quick').check()
+  await page.getByLabel('to (required)').fill('dan')
+  await page.getByLabel('amount (required)').fill('1')
+  await page.getByLabel('Your question').fill('pay dan')
+  await page.getByRole('button', { name: 'Send' }).click()
+  run = page.locator('.turn').last().locator('article.run')
+  await page.locator('.turn').last().locator('article.run[data-status="completed"]').waitFor()
+  t.equal(await run.locator('.interrupt-card').count(), 0)
+  t.equal(await run.locator('.decisions .interrupt-received').textContent(), 'Expired: rejected quick_wire: no answer before the approval expired.')
+  events = await storedEvents(server.url, (await run.getAttribute('data-run'))!)
+  t.match(received(events), [{ kind: 'approval', by: 'expiry', decision: 'reject' }])
+  await shot(page, 'approval-07-expired')
   t.strictSame(problems, [])
 })
 
-t.test('a question: a form from its schema, checked before it is sent', async (t) => {
-  const context = await browser(t)
+t.test('a question at a phone width, dark: a form from its schema, checked before it is sent', async (t) => {
+  const context = await browser(t, { width: 390, height: 844, dark: true })
   if (!context) return
   const server = await listen(t, { AGENT_MODULES: AGENTS })
   const page = await context.newPage()
@@ -133,6 +154,8 @@ t.test('a question: a form from its schema, checked before it is sent', async (t
   await field.fill('0')
   await card.getByRole('button', { name: 'Answer' }).click()
   await card.locator('[role="alert"]', { hasText: '0 is less than 1.' }).waitFor()
+  t.strictSame((await overflow(page)).culprits, [], 'the card fits the phone')
+  await shot(page, 'question-01-invalid')
   await field.fill('3')
   await field.press('Tab')
   await page.keyboard.press('Enter')
@@ -140,6 +163,6 @@ t.test('a question: a form from its schema, checked before it is sent', async (t
   t.equal(await run.locator('.decisions .interrupt-received').textContent(), 'You answered 3.')
   t.equal(await run.locator('.answer').textContent(), 'You said 3.\n')
   t.match(received(await storedEvents(server.url, (await run.getAttribute('data-run'))!)), [{ kind: 'question', by: 'user', answer: 3 }])
-  await shot(page, 'question-01-answered')
+  await shot(page, 'question-02-answered')
   t.strictSame(problems, [])
 })
