@@ -18,11 +18,13 @@ interface CardState {
   raw: RawValues
   errors: string[]
   sending: boolean
+  /** accepted by the server: the card waits for the run's input_received */
+  sent: boolean
 }
 const cards = new Map<string, CardState>()
 const cardOf = (id: string): CardState => {
   let c = cards.get(id)
-  if (!c) cards.set(id, (c = { mode: 'choose', reason: '', raw: {}, errors: [], sending: false }))
+  if (!c) cards.set(id, (c = { mode: 'choose', reason: '', raw: {}, errors: [], sending: false, sent: false }))
   return c
 }
 
@@ -52,6 +54,7 @@ export function renderInterruptCard (view: RunView, interrupt: Interrupt, action
     redraw()
     try {
       await actions.respond(view, interrupt, answer)
+      card.sent = true
     } catch (err) {
       card.errors = [refusal(err as ErrorLike)]
     } finally {
@@ -62,8 +65,9 @@ export function renderInterruptCard (view: RunView, interrupt: Interrupt, action
   const fail = (errors: string[]) => { card.errors = errors; redraw() }
   const mode = (m: CardState['mode']) => () => { card.mode = m; card.errors = []; redraw() }
   // aria-disabled, not disabled: a disabled button would drop the keyboard focus while the answer is sent
+  const busy = card.sending || card.sent
   const button = (part: string, label: string, onclick: () => void, cls = '') =>
-    h('button', { type: 'button', class: `small ${cls}`.trim(), 'data-key': key(part), 'aria-disabled': card.sending ? 'true' : undefined, onclick: () => { if (!card.sending) onclick() } }, label)
+    h('button', { type: 'button', class: `small ${cls}`.trim(), 'data-key': key(part), 'aria-disabled': busy ? 'true' : undefined, onclick: () => { if (!card.sending && !card.sent) onclick() } }, label)
 
   let body: Array<Node | false | undefined>
   if (interrupt.kind === 'approval') {
@@ -118,7 +122,7 @@ export function renderInterruptCard (view: RunView, interrupt: Interrupt, action
       : interrupt.question ?? 'The agent asks'),
     h('p', { class: 'muted' }, `${interrupt.agent_name} is waiting for you${interrupt.kind === 'approval' ? ' before it makes this call' : ''}. ${timeLeft(interrupt.expires_at)}`),
     ...body,
-    h('div', { class: 'interrupt-status', role: 'status' }, card.sending ? 'Sending…' : ''),
+    h('div', { class: 'interrupt-status', role: 'status' }, card.sending ? 'Sending…' : card.sent ? 'Sent. The run goes on…' : ''),
     card.errors.length > 0 && h('div', { class: 'error', role: 'alert' }, card.errors.map((e) => h('p', {}, e))))
 }
 
