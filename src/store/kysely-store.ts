@@ -103,8 +103,11 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
             message_count: 1
           }).returningAll().executeTakeFirstOrThrow()
         } else {
-          const existing = await trx.selectFrom('threads').select('active_run_id')
-            .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id).executeTakeFirst()
+          let find = trx.selectFrom('threads').select('active_run_id')
+            .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id)
+          // the row stays until this run is in it: a delete meanwhile waits, then finds the thread busy
+          if (dialect === 'postgres') find = find.forUpdate()
+          const existing = await find.executeTakeFirst()
           if (!existing) throw new Errors.NotFound('thread')
           turnNow = existing.active_run_id === null
           let update = trx.updateTable('threads')
