@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { tokenFor } from '../helpers/app.js'
-import { browser, overflow, shot, watch } from '../helpers/browser.js'
+import { browser, overflow, shot, until, watch } from '../helpers/browser.js'
 import { listen } from '../helpers/ws.js'
 
 const AGENTS = './test/fixtures/web-hitl-agents.mjs'
@@ -72,8 +72,11 @@ t.test('an approval card: approve, reject with a reason, edit the arguments; eac
 
   // reject, with a reason
   run = await pay(page, 'mallory', 900)
-  await run.getByRole('button', { name: 'Reject…' }).click()
-  await run.getByLabel('Reason (optional)').fill('not to mallory')
+  // by keyboard: the reason box takes the focus from the button it replaced
+  await run.getByRole('button', { name: 'Reject…' }).focus()
+  await page.keyboard.press('Enter')
+  await until(page, 'document.activeElement.id.endsWith("-reason")')
+  await page.keyboard.type('not to mallory')
   await shot(page, 'approval-03-rejecting')
   await run.getByRole('button', { name: 'Reject', exact: true }).click()
   await page.locator('.turn').last().locator('article.run[data-status="completed"]').waitFor()
@@ -86,6 +89,11 @@ t.test('an approval card: approve, reject with a reason, edit the arguments; eac
   // edit the arguments: checked before sending, a refusal shown in words, then approved as edited
   run = await pay(page, 'bob', 500)
   await run.getByRole('button', { name: 'Edit arguments…' }).click()
+  await until(page, 'document.activeElement.id.endsWith("-json")')
+  // Escape leaves the editor, back to the button that opened it
+  await page.keyboard.press('Escape')
+  await until(page, 'document.activeElement.textContent === "Edit arguments…"')
+  await page.keyboard.press('Enter')
   const editor = run.getByLabel('Arguments (JSON)')
   t.strictSame(JSON.parse(await editor.inputValue()), { to: 'bob', amount: 500 }, 'the editor starts from the call\'s arguments')
   await editor.fill('{"to": "bob", ')

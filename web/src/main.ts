@@ -370,6 +370,7 @@ function renderTurn (turn: Turn) {
   if (interrupt && !document.activeElement?.closest('.run-slot')) {
     li.querySelector<HTMLElement>(`[data-key="${CSS.escape(`received:${interrupt}`)}"]`)?.focus({ preventScroll: true })
   }
+  li.querySelector<HTMLElement>('[data-autofocus]')?.focus({ preventScroll: true })
   for (const i of openInterrupts(turn.run)) {
     if (announced.has(i.interrupt_id)) continue
     announced.add(i.interrupt_id)

@@ -20,6 +20,8 @@ interface CardState {
   sending: boolean
   /** accepted by the server: the card waits for the run's input_received */
   sent: boolean
+  /** the control to take the keyboard focus at the next render (the one that replaced the button pressed) */
+  focus?: string
 }
 const cards = new Map<string, CardState>()
 const cardOf = (id: string): CardState => {
@@ -63,11 +65,21 @@ export function renderInterruptCard (view: RunView, interrupt: Interrupt, action
     }
   }
   const fail = (errors: string[]) => { card.errors = errors; redraw() }
-  const mode = (m: CardState['mode']) => () => { card.mode = m; card.errors = []; redraw() }
+  const mode = (m: CardState['mode']) => () => {
+    card.focus = m === 'reject' ? 'reason' : m === 'edit' ? 'json' : card.mode === 'reject' ? 'reject' : 'edit'
+    card.mode = m
+    card.errors = []
+    redraw()
+  }
+  const focus = card.focus
+  card.focus = undefined
+  // the page focuses [data-autofocus] after it drew the card; Escape leaves a form
+  const control = (part: string) => ({ 'data-key': key(part), 'data-autofocus': focus === part ? 'true' : undefined })
+  const leave = (e: KeyboardEvent) => { if (e.key === 'Escape') { e.preventDefault(); mode('choose')() } }
   // aria-disabled, not disabled: a disabled button would drop the keyboard focus while the answer is sent
   const busy = card.sending || card.sent
   const button = (part: string, label: string, onclick: () => void, cls = '') =>
-    h('button', { type: 'button', class: `small ${cls}`.trim(), 'data-key': key(part), 'aria-disabled': busy ? 'true' : undefined, onclick: () => { if (!card.sending && !card.sent) onclick() } }, label)
+    h('button', { type: 'button', class: `small ${cls}`.trim(), ...control(part), 'aria-disabled': busy ? 'true' : undefined, onclick: () => { if (!card.sending && !card.sent) onclick() } }, label)
 
   let body: Array<Node | false | undefined>
   if (interrupt.kind === 'approval') {
@@ -80,15 +92,15 @@ export function renderInterruptCard (view: RunView, interrupt: Interrupt, action
         button('approve', 'Approve', () => { send({ decision: 'approve' }) }),
         button('reject', 'Reject…', mode('reject'), 'secondary danger'),
         button('edit', 'Edit arguments…', mode('edit'), 'secondary')),
-      card.mode === 'reject' && h('div', { class: 'interrupt-form' },
+      card.mode === 'reject' && h('div', { class: 'interrupt-form', onkeydown: leave },
         h('label', { for: `interrupt-${id}-reason` }, 'Reason (optional)'),
-        h('textarea', { id: `interrupt-${id}-reason`, 'data-key': key('reason'), rows: 2, maxlength: 1000, oninput: (e: Event) => { card.reason = (e.target as HTMLTextAreaElement).value } }, card.reason),
+        h('textarea', { id: `interrupt-${id}-reason`, ...control('reason'), rows: 2, maxlength: 1000, oninput: (e: Event) => { card.reason = (e.target as HTMLTextAreaElement).value } }, card.reason),
         h('div', { class: 'row wrap' },
           button('reject-send', 'Reject', () => { send({ decision: 'reject', ...(card.reason.trim() && { reason: card.reason.trim() }) }) }, 'danger'),
           button('back', 'Back', mode('choose'), 'secondary'))),
-      editing && h('div', { class: 'interrupt-form' },
+      editing && h('div', { class: 'interrupt-form', onkeydown: leave },
         h('label', { for: `interrupt-${id}-json` }, 'Arguments (JSON)'),
-        h('textarea', { id: `interrupt-${id}-json`, class: 'code', 'data-key': key('json'), rows: 8, spellcheck: 'false', 'aria-describedby': `interrupt-${id}-json-hint`, oninput: (e: Event) => { card.json = (e.target as HTMLTextAreaElement).value } }, card.json),
+        h('textarea', { id: `interrupt-${id}-json`, class: 'code', ...control('json'), rows: 8, spellcheck: 'false', 'aria-describedby': `interrupt-${id}-json-hint`, oninput: (e: Event) => { card.json = (e.target as HTMLTextAreaElement).value } }, card.json),
         h('p', { id: `interrupt-${id}-json-hint`, class: 'hint' }, 'They replace the call\'s arguments; they are checked against the tool\'s schema before they are sent.'),
         h('div', { class: 'row wrap' },
           button('edit-send', 'Approve with these arguments', () => {
@@ -107,7 +119,7 @@ export function renderInterruptCard (view: RunView, interrupt: Interrupt, action
         ? h('div', { class: 'fields' }, fieldControls(form.fields, prefix, card.raw, (name, value) => { card.raw[name] = value }))
         : h('div', { class: 'interrupt-form' },
           h('label', { for: `interrupt-${id}-json` }, 'Your answer (JSON)'),
-          h('textarea', { id: `interrupt-${id}-json`, class: 'code', 'data-key': key('json'), rows: 4, spellcheck: 'false', oninput: (e: Event) => { card.json = (e.target as HTMLTextAreaElement).value } }, card.json),
+          h('textarea', { id: `interrupt-${id}-json`, class: 'code', ...control('json'), rows: 4, spellcheck: 'false', oninput: (e: Event) => { card.json = (e.target as HTMLTextAreaElement).value } }, card.json),
           h('h4', {}, 'It must meet this schema'), h('pre', { class: 'code' }, json(interrupt.schema))),
       h('div', { class: 'row wrap' }, button('answer', 'Answer', () => {
         const answer = questionAnswer(interrupt, form ? fieldValues(form.fields, prefix, document) : card.json ?? '')
