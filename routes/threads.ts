@@ -19,6 +19,11 @@ const threadExample = {
   active_run_id: null
 }
 const Params = Type.Object({ thread_id: Type.String({ minLength: 1, maxLength: 128 }) })
+/** a title a person gives: one line (whitespace collapsed), not blank */
+const MAX_TITLE_CHARS = 200
+const TitleBody = Type.Object({
+  title: Type.String({ minLength: 1, maxLength: MAX_TITLE_CHARS, pattern: '\\S', description: `1..${MAX_TITLE_CHARS} characters, not only whitespace; stored on one line` })
+}, { additionalProperties: false, examples: [{ title: 'Spend review, October' }] })
 const shape = ({ thread_id, title, created_at, updated_at, active_run_id }: Thread) => ({ thread_id, title, created_at, updated_at, active_run_id })
 
 const threadRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -63,6 +68,44 @@ const threadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const thread = await app.store.getThread(userOf(request).user_id, request.params.thread_id)
     if (!thread) throw new Errors.NotFound('thread')
     return shape(thread)
+  })
+
+  app.patch('/threads/:thread_id', {
+    schema: {
+      ...common,
+      operationId: 'renameThread',
+      summary: 'Rename a thread',
+      description: 'Sets the title (whitespace runs become one space). `updated_at` is the last activity and does not change, so the thread keeps its place in the list.',
+      params: Params,
+      body: TitleBody,
+      response: {
+        200: Type.Object(ThreadSchema.properties, { description: 'The renamed thread.', examples: [{ ...threadExample, title: 'Spend review, October' }] }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found', 'payload_too_large'])
+      }
+    }
+  }, async (request) => {
+    const title = request.body.title.replace(/\s+/g, ' ').trim()
+    const thread = await app.store.renameThread(userOf(request).user_id, request.params.thread_id, title)
+    if (!thread) throw new Errors.NotFound('thread')
+    return shape(thread)
+  })
+
+  app.delete('/threads/:thread_id', {
+    schema: {
+      ...common,
+      operationId: 'deleteThread',
+      summary: 'Delete a thread',
+      description: 'Deletes the thread, its messages, its runs and their events for good: they are `404 not_found` afterwards. ' +
+        'A thread with an unfinished run (queued, running or waiting for an answer) is `409 thread_busy`: cancel the run first.',
+      params: Params,
+      response: {
+        204: Type.Null({ description: 'Deleted.' }),
+        ...errorResponses(['invalid_request', 'unauthorized', 'not_found', 'thread_busy'])
+      }
+    }
+  }, async (request, reply) => {
+    await app.store.deleteThread(userOf(request).user_id, request.params.thread_id)
+    return reply.code(204).send(null)
   })
 
   app.get('/threads/:thread_id/messages', {

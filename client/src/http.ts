@@ -149,6 +149,16 @@ export class AgentwireHttp {
     return this.request('GET', `/threads/${encodeURIComponent(threadId)}`)
   }
 
+  /** `PATCH /threads/:id`: a new title (1..200 characters, not blank); resolves with the thread. */
+  renameThread (threadId: string, title: string): Promise<Thread> {
+    return this.request('PATCH', `/threads/${encodeURIComponent(threadId)}`, { body: { title } })
+  }
+
+  /** `DELETE /threads/:id`: the thread, its messages, runs and events, for good; `thread_busy` while a run is unfinished. */
+  async deleteThread (threadId: string): Promise<void> {
+    await this.request('DELETE', `/threads/${encodeURIComponent(threadId)}`)
+  }
+
   async threadMessages (threadId: string): Promise<ThreadMessage[]> {
     const { messages } = await this.request<{ messages: ThreadMessage[] }>('GET', `/threads/${encodeURIComponent(threadId)}/messages`)
     return messages

@@ -103,8 +103,11 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
             message_count: 1
           }).returningAll().executeTakeFirstOrThrow()
         } else {
-          const existing = await trx.selectFrom('threads').select('active_run_id')
-            .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id).executeTakeFirst()
+          let find = trx.selectFrom('threads').select('active_run_id')
+            .where('thread_id', '=', r.thread_id).where('user_id', '=', r.user_id)
+          // the row stays until this run is in it: a delete meanwhile waits, then finds the thread busy
+          if (dialect === 'postgres') find = find.forUpdate()
+          const existing = await find.executeTakeFirst()
           if (!existing) throw new Errors.NotFound('thread')
           turnNow = existing.active_run_id === null
           let update = trx.updateTable('threads')
@@ -164,6 +167,23 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       const items = rows.slice(0, limit).map(toThread)
       const last = items.at(-1)
       return { items, next_cursor: rows.length > limit && last ? encodeCursor(last) : null }
+    },
+
+    async renameThread (userId, threadId, title) {
+      const row = await db.updateTable('threads').set({ title })
+        .where('thread_id', '=', threadId).where('user_id', '=', userId).returningAll().executeTakeFirst()
+      return row && toThread(row)
+    },
+
+    async deleteThread (userId, threadId) {
+      // one statement decides, so a run created meanwhile either blocks the delete or finds no thread;
+      // runs, messages, events and answers go with the thread (on delete cascade)
+      const deleted = await db.deleteFrom('threads')
+        .where('thread_id', '=', threadId).where('user_id', '=', userId).where('active_run_id', 'is', null)
+        .executeTakeFirst()
+      if (Number(deleted.numDeletedRows) === 1) return
+      if (await store.getThread(userId, threadId)) throw new Errors.ThreadBusy()
+      throw new Errors.NotFound('thread')
     },
 
     async listMessages (userId, threadId) {

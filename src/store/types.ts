@@ -160,6 +160,13 @@ export interface Store extends Housekeeping {
   createRun (r: NewRun): Promise<CreatedRun>
   getThread (userId: string, threadId: string): Promise<Thread | undefined>
   listThreads (userId: string, opts: { limit: number, cursor?: string }): Promise<Page<Thread>>
+  /** sets the title; `updated_at` (the last activity) stays; undefined when the thread is not this user's */
+  renameThread (userId: string, threadId: string, title: string): Promise<Thread | undefined>
+  /**
+   * deletes the thread with its messages, runs, their events and answers; `not_found` when it is not
+   * this user's, `thread_busy` while it has an unfinished run (queued, running or waiting)
+   */
+  deleteThread (userId: string, threadId: string): Promise<void>
   listMessages (userId: string, threadId: string): Promise<Message[] | undefined>
   getRun (userId: string, runId: string): Promise<Run | undefined>
   /**

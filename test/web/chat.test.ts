@@ -84,7 +84,7 @@ t.test('sign in, load the sample, ask, watch the steps, open a tool call, reload
   await page.locator('.thread-open', { hasText: question }).click()
   await page.locator('article.run[data-status="completed"]').waitFor()
 
-  // rename and remove stay in this browser (the service has no such routes)
+  // a rename is the server's: a reload finds it
   page.once('dialog', (d) => { d.accept('Costliest model').catch(() => {}) })
   await page.getByRole('button', { name: `Rename “${question}”` }).click()
   await page.locator('.thread-title', { hasText: 'Costliest model' }).waitFor()

@@ -106,10 +106,10 @@ t.test('answers: a string result, an answer field, anything else as JSON', async
 t.test('event types the page does not know are kept in order, and a new type can get a reducer', async (t) => {
   const view = runFromEvents(R, T, [
     ev(1, 'agent_started', { ...A, message: 'm', attempt: 1 }),
-    ev(2, 'input_requested', { ...A, request_id: 'q1', prompt: 'Send the invoice?' }),
+    ev(2, 'agent_mood', { ...A, mood: 'curious' }),
     ev(3, 'something_new', { n: 1 })
   ])
-  t.strictSame(view.agents.a1.steps.map((s) => s.kind === 'event' ? s.event.type : s.kind), ['input_requested'], 'an agent\'s unknown event sits in its steps')
+  t.strictSame(view.agents.a1.steps.map((s) => s.kind === 'event' ? s.event.type : s.kind), ['agent_mood'], 'an agent\'s unknown event sits in its steps')
   t.strictSame(view.other.map((e) => e.type), ['something_new'], 'a run-level one in `other`')
   t.equal(view.lastSeq, 3, 'unknown events still advance the seq')
 

@@ -1,10 +1,10 @@
 import { AgentwireClient, type ConnectionStatus } from '@agentwire/client'
 import { $, h, replaceKeepingFocus } from './dom.js'
 import { bannerFor, describeError, diagnose, shouldProbe, type ErrorLike, type Status } from './state/connection.js'
-import { loadPrefs, savePrefs, type ThreadPrefs } from './state/prefs.js'
-import { isFinished, newRun, type PageEvent, type RunView } from './state/run-view.js'
+import { isFinished, newRun, openInterrupts, type PageEvent, type RunView } from './state/run-view.js'
 import { fieldsOf, inputFrom, type Field } from './state/schema-input.js'
 import { followRun, loadThread, unfinished, type RunFollower, type ThreadSource, type Turn } from './state/thread.js'
+import { fieldControls, fieldValues } from './view/fields.js'
 import { renderRun, type RunActions } from './view/run.js'
 import { UsageCard } from './view/usage.js'
 import './style.css'
@@ -26,7 +26,6 @@ const state = {
   follows: new AbortController(),
   threads: [] as ThreadInfo[],
   nextCursor: null as string | null,
-  prefs: { titles: {}, hidden: [] } as ThreadPrefs,
   agents: [] as AgentInfo[],
   fields: [] as Field[],
   /** why the socket cannot open, found by probing; shown until it connects */
@@ -99,7 +98,6 @@ function signIn (token: string) {
   state.token = token
   state.userId = subjectOf(token)
   sessionStorage.setItem(TOKEN_KEY, token)
-  state.prefs = loadPrefs(localStorage, state.userId)
   $('signin').hidden = true
   $('app').hidden = false
   $('user').hidden = false
@@ -221,26 +219,12 @@ function agentChanged () {
   $('agent-description').textContent = agent?.description ?? ''
   state.fields = fieldsOf(agent?.input_schema)
   $('agent-input').hidden = state.fields.length === 0
-  $('agent-fields').replaceChildren(...state.fields.map((f) => {
-    const id = `field-${f.name}`
-    const common = { id, name: f.name, required: f.required && f.type !== 'boolean', 'aria-describedby': f.description ? `${id}-hint` : undefined }
-    const control = f.type === 'enum'
-      ? h('select', common, !f.required && h('option', { value: '' }, '—'), (f.options ?? []).map((o) => h('option', { value: o, selected: o === f.default }, o)))
-      : f.type === 'boolean'
-        ? h('input', { ...common, type: 'checkbox', checked: f.default === true })
-        : h('input', { ...common, type: f.type === 'string' ? 'text' : 'number', step: f.type === 'integer' ? 1 : 'any', min: f.minimum, max: f.maximum, value: f.default as string | undefined })
-    return h('div', { class: 'field' }, h('label', { for: id }, f.name, f.required ? ' (required)' : ''), control, f.description && h('span', { id: `${id}-hint`, class: 'hint' }, f.description))
-  }))
+  $('agent-fields').replaceChildren(...fieldControls(state.fields, 'field'))
 }
 $('agent').addEventListener('change', agentChanged)
 
 function agentInput (): Record<string, unknown> | undefined {
-  const raw: Record<string, string | boolean> = {}
-  for (const f of state.fields) {
-    const el = document.getElementById(`field-${f.name}`) as HTMLInputElement | HTMLSelectElement
-    raw[f.name] = el instanceof HTMLInputElement && el.type === 'checkbox' ? el.checked : el.value
-  }
-  return inputFrom(state.fields, raw)
+  return inputFrom(state.fields, fieldValues(state.fields, 'field'))
 }
 
 // ---- threads
@@ -253,10 +237,8 @@ async function loadThreads (more = false) {
 }
 
 function renderThreads () {
-  const hidden = new Set(state.prefs.hidden)
-  const list = state.threads.filter((t) => !hidden.has(t.thread_id))
-  replaceKeepingFocus($('threads'), ...list.map((t) => {
-    const title = state.prefs.titles[t.thread_id] ?? t.title ?? 'Untitled'
+  replaceKeepingFocus($('threads'), ...state.threads.map((t) => {
+    const title = t.title || 'Untitled'
     const current = t.thread_id === state.threadId
     return h('li', { class: 'thread', 'aria-current': current ? 'true' : undefined },
       h('button', { type: 'button', class: 'thread-open', 'data-key': `open:${t.thread_id}`, onclick: () => { closeSidebar(); openThread(t.thread_id) } },
@@ -269,20 +251,33 @@ function renderThreads () {
   $('more-threads').hidden = !state.nextCursor
 }
 
-function rename (threadId: string, title: string) {
-  const next = window.prompt('Rename the conversation', title)?.trim()
-  if (!next) return
-  state.prefs.titles[threadId] = next.slice(0, 200)
-  savePrefs(localStorage, state.userId, state.prefs)
-  renderThreads()
+/** The title is the server's (PATCH /threads/:id): every browser and a reload see it. */
+async function rename (threadId: string, title: string) {
+  const next = window.prompt('Rename the conversation', title)?.replace(/\s+/g, ' ').trim()
+  if (!next || next === title) return
+  try {
+    const renamed = await client().http.renameThread(threadId, Array.from(next).slice(0, 200).join(''))
+    state.threads = state.threads.map((t) => t.thread_id === threadId ? renamed : t)
+    renderThreads()
+    notice('')
+  } catch (err) {
+    failed(err)
+  }
 }
 
-function remove (threadId: string, title: string) {
-  if (!window.confirm(`Remove “${title}” from your conversations?`)) return
-  state.prefs.hidden.push(threadId)
-  savePrefs(localStorage, state.userId, state.prefs)
+/** Deletes the thread on the server, with its runs and their events; one still answering is refused in words. */
+async function remove (threadId: string, title: string) {
+  if (!window.confirm(`Delete “${title}” and its answers for good?`)) return
+  try {
+    await client().http.deleteThread(threadId)
+  } catch (err) {
+    return failed(err)
+  }
+  state.threads = state.threads.filter((t) => t.thread_id !== threadId)
   if (threadId === state.threadId) newThread()
   renderThreads()
+  notice(`Deleted “${title}”.`)
+  $('new-thread').focus()
 }
 
 function newThread () {
@@ -349,6 +344,13 @@ const actions: RunActions = {
     } catch {}
     await send(turn.content, agent, turn.input)
   },
+  async respond (view, interrupt, answer) {
+    await client().resume(view.run_id, { interrupt_id: interrupt.interrupt_id, ...answer })
+  },
+  refresh (view) {
+    const turn = state.turns.find((t) => t.run === view)
+    if (turn) changed(turn)
+  },
   copy (view) {
     navigator.clipboard.writeText(view.answer ?? '').then(() => notice('Copied the answer.'), () => notice('Could not copy: select the text instead.'))
   }
@@ -361,8 +363,21 @@ function renderTurn (turn: Turn) {
     turnEls.set(turn.run.run_id, li)
     $('turns').append(li)
   }
+  const focused = (document.activeElement as HTMLElement | null)?.dataset.key
   replaceKeepingFocus(li.querySelector('.run-slot')!, renderRun(turn.run, actions, turn.agent))
+  // an answered card is gone: the reader lands on the decision it recorded
+  const interrupt = /^interrupt:([^:]+):/.exec(focused ?? '')?.[1]
+  if (interrupt && !document.activeElement?.closest('.run-slot')) {
+    li.querySelector<HTMLElement>(`[data-key="${CSS.escape(`received:${interrupt}`)}"]`)?.focus({ preventScroll: true })
+  }
+  li.querySelector<HTMLElement>('[data-autofocus]')?.focus({ preventScroll: true })
+  for (const i of openInterrupts(turn.run)) {
+    if (announced.has(i.interrupt_id)) continue
+    announced.add(i.interrupt_id)
+    $('announce').textContent = i.kind === 'approval' ? `${i.agent_name} waits for your approval of ${i.tool_name ?? 'a call'}.` : `${i.agent_name} asks: ${i.question ?? ''}`
+  }
 }
+const announced = new Set<string>()
 
 /** Re-renders changed turns once per frame; a new answer's start is brought into view if the reader was following. */
 function changed (turn: Turn) {
@@ -373,9 +388,12 @@ function changed (turn: Turn) {
     const atEnd = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 120
     for (const t of dirty) {
       const hadAnswer = turnEls.get(t.run.run_id)?.querySelector('.answer') !== null
+      const hadCard = turnEls.get(t.run.run_id)?.querySelector('.interrupt-card') !== null
       renderTurn(t)
       const answer = turnEls.get(t.run.run_id)?.querySelector('.answer')
       if (!hadAnswer && answer && atEnd && t === state.turns.at(-1)) answer.scrollIntoView({ block: 'start', behavior: 'smooth' })
+      const card = turnEls.get(t.run.run_id)?.querySelector('.interrupt-card')
+      if (!hadCard && card && atEnd) card.scrollIntoView({ block: 'start', behavior: 'smooth' })
     }
     dirty.clear()
     if (state.turns.some((t) => isFinished(t.run))) refreshThreadsQuietly()

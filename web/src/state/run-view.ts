@@ -15,7 +15,8 @@ export interface PageEvent {
 
 export interface ErrorInfo { code: string, message: string }
 
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
+/** `waiting`: an interrupt is open, the run waits for the user's answer (contract §5.6) */
+export type RunStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'
 export type ToolStatus = 'running' | 'success' | 'error' | 'timeout' | 'cancelled'
 export type AgentStatus = 'running' | 'completed' | 'failed' | 'retrying' | 'cancelled'
 
@@ -26,7 +27,37 @@ export type Step =
   | { kind: 'agent', agent_id: string }
   | { kind: 'attempt_failed', attempt: number, error: ErrorInfo, retryable: boolean, seq: number }
   | { kind: 'attempt', attempt: number, seq: number }
+  | { kind: 'interrupt', interrupt_id: string }
   | { kind: 'event', event: PageEvent }
+
+/** How an interrupt was closed: `input_received`. */
+export interface InputReceived {
+  by: 'user' | 'expiry' | 'cancel'
+  decision?: 'approve' | 'reject'
+  reason?: string
+  /** edited arguments of an approved call */
+  arguments?: unknown
+  answer?: unknown
+  seq: number
+}
+
+/** A run's question to its user: an approval of a tool call, or a question with the schema of its answer. */
+export interface Interrupt {
+  interrupt_id: string
+  kind: 'approval' | 'question'
+  agent_id: string
+  agent_name: string
+  tool_name?: string
+  tool_call_id?: string
+  arguments?: unknown
+  question?: string
+  /** the JSON Schema the answer meets (an approval's: `{decision, reason?, arguments?}`) */
+  schema: unknown
+  expires_at: string
+  seq: number
+  /** absent while the run waits for it */
+  received?: InputReceived
+}
 
 export interface ToolCall {
   tool_call_id: string
@@ -69,6 +100,7 @@ export interface RunView {
   roots: string[]
   agents: Record<string, AgentNode>
   tools: Record<string, ToolCall>
+  interrupts: Record<string, Interrupt>
   /** the answer as text (Markdown), once known; a streamed answer appends to it */
   answer?: string
   result?: unknown
@@ -83,11 +115,13 @@ export interface RunView {
 export type Reducer = (view: RunView, event: PageEvent) => void
 
 export function newRun (run_id: string, thread_id: string): RunView {
-  return { run_id, thread_id, lastSeq: 0, status: 'running', roots: [], agents: {}, tools: {}, other: [] }
+  return { run_id, thread_id, lastSeq: 0, status: 'running', roots: [], agents: {}, tools: {}, interrupts: {}, other: [] }
 }
 
 export const TERMINAL = new Set(['run_completed', 'run_failed', 'run_cancelled'])
 export const isFinished = (view: RunView) => view.status === 'completed' || view.status === 'failed' || view.status === 'cancelled'
+/** The interrupts the run waits on, oldest first. */
+export const openInterrupts = (view: RunView): Interrupt[] => Object.values(view.interrupts).filter((i) => !i.received).sort((a, b) => a.seq - b.seq)
 
 /** The answer text of a run's result: the result if it is a string, else its `answer`, else its JSON (as the messages route does). */
 export function answerOf (result: unknown): string {
@@ -164,6 +198,36 @@ const reducers: Record<string, Reducer> = {
     tool.duration_ms = data.duration_ms
     if (data.status === 'success') tool.result = data.result
     if (data.error) tool.error = data.error
+  },
+  input_requested (view, { seq, data }) {
+    view.interrupts[data.interrupt_id] = {
+      interrupt_id: data.interrupt_id,
+      kind: data.kind,
+      agent_id: data.agent_id,
+      agent_name: data.agent_name,
+      ...(data.tool_name !== undefined && { tool_name: data.tool_name }),
+      ...(data.tool_call_id !== undefined && { tool_call_id: data.tool_call_id }),
+      ...(data.arguments !== undefined && { arguments: data.arguments }),
+      ...(data.question !== undefined && { question: data.question }),
+      schema: data.schema,
+      expires_at: data.expires_at,
+      seq
+    }
+    if (!isFinished(view)) view.status = 'waiting'
+    place(view, data.agent_id, { kind: 'interrupt', interrupt_id: data.interrupt_id })
+  },
+  input_received (view, { seq, data }) {
+    const interrupt = view.interrupts[data.interrupt_id]
+    if (!interrupt) return
+    interrupt.received = {
+      by: data.by,
+      ...(data.decision !== undefined && { decision: data.decision }),
+      ...(data.reason !== undefined && { reason: data.reason }),
+      ...(data.arguments !== undefined && { arguments: data.arguments }),
+      ...('answer' in data && { answer: data.answer }),
+      seq
+    }
+    if (view.status === 'waiting' && openInterrupts(view).length === 0) view.status = 'running'
   },
   agent_completed (view, { data }) {
     const agent = view.agents[data.agent_id]

@@ -1,10 +1,11 @@
 import { duration, h, json, type Child } from '../dom.js'
 import { describeError } from '../state/connection.js'
-import { isFinished, runStats, type AgentNode, type PageEvent, type RunView, type Step, type ToolCall } from '../state/run-view.js'
+import { isFinished, openInterrupts, runStats, type AgentNode, type PageEvent, type RunView, type Step, type ToolCall } from '../state/run-view.js'
+import { renderInterruptCard, renderInterruptStep, type InterruptActions } from './interrupt.js'
 import { renderMarkdown } from './markdown.js'
 
 /** What the run card can do; the page wires these to the client. */
-export interface RunActions {
+export interface RunActions extends InterruptActions {
   cancel (view: RunView): void
   retry (view: RunView): void
   copy (view: RunView): void
@@ -22,6 +23,7 @@ export function renderEventAs (type: string, render: (event: PageEvent, view: Ru
 const STATUS_WORDS: Record<string, string> = {
   queued: 'Queued',
   running: 'Running',
+  waiting: 'Waiting for you',
   completed: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled',
@@ -70,6 +72,7 @@ function renderStep (view: RunView, step: Step): Node | undefined {
     case 'thought': return h('li', { class: 'thought' }, step.text)
     case 'tool': return h('li', {}, renderTool(view.tools[step.tool_call_id]))
     case 'agent': return h('li', {}, renderAgent(view, view.agents[step.agent_id]))
+    case 'interrupt': return h('li', {}, renderInterruptStep(view.interrupts[step.interrupt_id]))
     case 'attempt': return h('li', { class: 'attempt' }, `Attempt ${step.attempt}`)
     case 'attempt_failed': {
       const why = step.error.code === 'interrupted'
@@ -129,9 +132,12 @@ export function renderRun (view: RunView, actions: RunActions, agentName?: strin
   const trace = collapsible(`trace:${view.run_id}`, !finished, 'trace',
     [h('span', {}, finished ? 'Steps' : 'Working…'), h('span', { class: 'muted' }, ` ${view.lastSeq} events`)],
     [h('ul', { class: 'tree' }, roots, loose)])
+  const cards = !finished && openInterrupts(view).map((i) => renderInterruptCard(view, i, actions))
+  const answered = Object.values(view.interrupts).filter((i) => i.received).sort((a, b) => a.seq - b.seq)
+  const decisions = answered.length > 0 && h('ul', { class: 'decisions', 'aria-label': 'What you were asked' }, answered.map((i) => h('li', {}, renderInterruptStep(i, true))))
   const answer = view.answer !== undefined && h('div', { class: 'answer markdown', 'data-answer': view.run_id }, renderMarkdown(view.answer))
   const failure = status === 'failed' && view.error && h('p', { class: 'run-error', role: 'alert' },
     h('strong', {}, 'The run failed. '), view.error.code === 'interrupted' ? 'The server running it was lost and it could not be resumed safely. ' : '', describeError(view.error), ' ', h('code', {}, view.error.code))
   const cancelled = status === 'cancelled' && h('p', { class: 'run-note' }, `Cancelled (${view.cancel_reason ?? 'by request'}).`)
-  return h('article', { class: 'run', 'data-run': view.run_id, 'data-status': status, 'aria-busy': finished ? 'false' : 'true' }, head, trace, answer, failure, cancelled)
+  return h('article', { class: 'run', 'data-run': view.run_id, 'data-status': status, 'aria-busy': finished || view.status === 'waiting' ? 'false' : 'true' }, head, cards, decisions, trace, answer, failure, cancelled)
 }
