@@ -12,7 +12,8 @@ t.test('the server is killed mid-run and started again: the page reconnects, the
   const dir = mkdtempSync(path.join(tmpdir(), 'agentwire-web-restart-'))
   const env = {
     DATABASE_URL: `sqlite:${path.join(dir, 'agentwire.db')}`,
-    LEASE_MS: '1000',
+    // long enough that a loaded machine's late renewal does not lapse the live process's own lease
+    LEASE_MS: '5000',
     AGENT_MODULES: './test/fixtures/cluster-agents.mjs',
     CLUSTER_DIR: dir
   }
