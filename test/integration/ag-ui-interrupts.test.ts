@@ -222,3 +222,27 @@ t.test('an HttpAgent gets the interrupt as pendingInterrupts and resumes the run
   t.strictSame(answer.map((m) => m.content), [(run.result as { answer: string }).answer], 'one assistant message: the whole answer')
   await until(async () => (await status(server.app, runId)) === 'completed' || undefined, 'completed')
 })
+
+t.test('an approval inside a workflow step: the step and its sub-agent are suspended, then opened again', async (t) => {
+  const app = await build(t, HITL)
+  const first = await stream(app, 'pay_flow', input('pay bob', { forwardedProps: { args: { to: 'bob', amount: 500 } } }))
+  const runId = String(first.events[0].runId)
+  const threadId = String(first.events[0].threadId)
+  const end = first.events.at(-1)!
+  const [interrupt] = end.outcome.interrupts
+  const sub = first.events.find((e) => e.type === 'SUBAGENT_STARTED')!
+  t.strictSame(types(first.events), [
+    'RUN_STARTED', 'STEP_STARTED', 'SUBAGENT_STARTED', 'TEXT_MESSAGE_START', 'TEXT_MESSAGE_CONTENT',
+    'TEXT_MESSAGE_END', 'SUBAGENT_FINISHED', 'STEP_FINISHED', 'RUN_FINISHED'
+  ])
+  t.equal(interrupt.subagentRunId, sub.subagentRunId, 'the interrupt is the sub-agent\'s')
+  t.strictSame(first.events[6].outcome, { type: 'suspended', interruptIds: [interrupt.id] }, 'the sub-agent is suspended on it')
+  await conforms(t, first.events, 'up to the interrupt')
+
+  const second = await stream(app, 'pay_flow', resumeInput(threadId, [{ interruptId: interrupt.id, status: 'resolved', payload: { decision: 'approve' } }]))
+  t.strictSame(types(second.events).slice(0, 5), ['RUN_STARTED', 'STEP_STARTED', 'SUBAGENT_STARTED', 'TEXT_MESSAGE_START', 'CUSTOM agentwire.input_received'])
+  t.strictSame([second.events[1].stepName, second.events[2].subagentRunId, second.events[3].messageId], [first.events[1].stepName, sub.subagentRunId, first.events[3].messageId], 'the same step, sub-agent and message, going on')
+  t.equal((await waitForRun(app, USER, runId)).status, 'completed')
+  t.strictSame(second.events.at(-1)!.outcome, { type: 'success' })
+  await conforms(t, [...first.events, ...second.events], 'both AG-UI runs')
+})
