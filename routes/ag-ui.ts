@@ -173,7 +173,8 @@ const agUiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'resumeAgUiRun',
       summary: 'Resume an AG-UI stream',
       description: 'The same AG-UI stream as `POST /ag-ui/{agent}` gave, from its start or, with `Last-Event-ID`, right after the ' +
-        'last event the client received: no gap, no duplicate. Live until the run ends; a finished run\'s stream ends at once.',
+        'last event the client received: no gap, no duplicate. Live until that AG-UI run ends (RUN_FINISHED, an interrupt\'s too, or ' +
+        'RUN_ERROR); after an interrupt\'s RUN_FINISHED, it is the AG-UI run that resumed it. A finished run\'s stream ends at once.',
       params: Type.Object({ run_id: Type.String({ minLength: 1, maxLength: 128 }) }),
       headers: Type.Object({
         'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}(:[0-9]{1,6})?$', description: 'the `id` of the last SSE event received' }))
