@@ -74,7 +74,8 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
   }
   const attempts = new Map<string, Attempt>()
   const frames = new Map<string, Frame>()
-  const frameKey = (f: Frame) => f.kind === 'subagent' ? `s ${f.subagentRunId}` : `t ${f.owner ?? ''} ${f.name}`
+  type FrameId = { kind: 'subagent', subagentRunId: string } | { kind: 'step', name: string, owner?: string }
+  const frameKey = (f: FrameId) => f.kind === 'subagent' ? `s ${f.subagentRunId}` : `t ${f.owner ?? ''} ${f.name}`
 
   /** A step name not open under this owner: two parallel steps may run the same agent. */
   function stepName (base: string, owner?: string) {
@@ -84,7 +85,7 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
   }
 
   function open (f: Frame) { frames.set(frameKey(f), f) }
-  function close (f: Frame) { frames.delete(frameKey(f)) }
+  function close (f: FrameId) { frames.delete(frameKey(f)) }
 
   /**
    * The run waits for an answer (CONTRACT §5.6): as AG-UI has it, the AG-UI run ends with the
@@ -206,7 +207,7 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
         : []
     }
     const { subagentRunId } = attempt
-    frames.delete(`s ${subagentRunId}`)
+    close({ kind: 'subagent', subagentRunId })
     const out: AGUIEvent[] = [e.type === 'agent_completed'
       ? { type: EventType.SUBAGENT_FINISHED, subagentRunId, result: e.data.result, outcome: { type: 'success' }, timestamp }
       : { type: EventType.SUBAGENT_ERROR, subagentRunId, message: e.data.error.message, code: e.data.error.code, metadata: { agentwire: { retryable: e.data.retryable } }, timestamp }]
