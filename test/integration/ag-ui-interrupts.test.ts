@@ -109,6 +109,19 @@ t.test('an approval ends the AG-UI run with the interrupt outcome; resumed with 
   t.strictSame(idBlocks(again.body), second.blocks, 'GET after the interrupt = the resumed AG-UI run')
   const whole = await app.inject({ url: `/ag-ui/runs/${runId}/events`, headers: auth(USER) })
   t.strictSame(idBlocks(whole.body), first.blocks, 'GET from the start = the first AG-UI run, up to its interrupt')
+  // after any id, the rest of that AG-UI run, exactly; after the interrupt's end, the next one
+  const runs = [first.blocks, second.blocks]
+  let exact = 0
+  let ids = 0
+  for (const [k, blocks] of runs.entries()) {
+    for (let i = 0; i < blocks.length; i++) {
+      ids++
+      const res = await app.inject({ url: `/ag-ui/runs/${runId}/events`, headers: { ...auth(USER), 'last-event-id': blocks[i].id! } })
+      const expected = i < blocks.length - 1 ? blocks.slice(i + 1) : (runs[k + 1] ?? [])
+      if (t.strictSame(idBlocks(res.body), expected, `after ${blocks[i].id}`, { diagnostic: false })) exact++
+    }
+  }
+  t.equal(exact, ids, `resumed after each of the ${ids} ids: the rest of its AG-UI run, exactly`)
 })
 
 t.test('resumed with reject: the call does not run and the run says so', async (t) => {
@@ -245,4 +258,23 @@ t.test('an approval inside a workflow step: the step and its sub-agent are suspe
   t.equal((await waitForRun(app, USER, runId)).status, 'completed')
   t.strictSame(second.events.at(-1)!.outcome, { type: 'success' })
   await conforms(t, [...first.events, ...second.events], 'both AG-UI runs')
+})
+
+t.test('an interrupt that expired: answering it is interrupt_closed, abandoning it streams what the run did meanwhile', async (t) => {
+  const app = await build(t, HITL)
+  const first = await stream(app, 'payer', input('pay bob', { forwardedProps: { tool: 'quick_transfer', args: { to: 'bob', amount: 5 } } }))
+  const runId = String(first.events[0].runId)
+  const threadId = String(first.events[0].threadId)
+  const [interrupt] = first.events.at(-1)!.outcome.interrupts
+  const run = await waitForRun(app, USER, runId)
+  t.match((run.result as { answer: string }).answer, /^Paying… not sent: the call was rejected: no answer before the approval/, 'at its expiry the approval\'s default, reject')
+
+  const late = await post(app, 'payer', resumeInput(threadId, [{ interruptId: interrupt.id, status: 'resolved', payload: { decision: 'approve' } }]))
+  assertError(t, late, 409, 'interrupt_closed', 'Conflict')
+  t.equal(late.json().message, 'resume[0]: the run has ended')
+
+  const moved = await stream(app, 'payer', resumeInput(threadId, [{ interruptId: interrupt.id, status: 'cancelled' }]))
+  t.match(moved.events[2], { type: 'CUSTOM', name: 'agentwire.input_received', value: { by: 'expiry', decision: 'reject' } })
+  t.strictSame(moved.events.at(-1)!.outcome, { type: 'success' }, 'the thread moves past it')
+  await conforms(t, [...first.events, ...moved.events], 'expired, then abandoned')
 })
