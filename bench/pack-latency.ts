@@ -70,7 +70,7 @@ async function measure (workers: number, data: UsageRecord[]) {
   const ask = async (user: string) => {
     const headers = { authorization: `Bearer ${sign({ sub: user })}`, 'content-type': 'application/json' }
     const t0 = performance.now()
-    const res = await fetch(`${base}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: QUESTION }) })
+    const res = await fetch(`${base}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: QUESTION, input: { ask: false } }) })
     const { run_id: runId } = await res.json() as { run_id: string }
     for (;;) {
       const run = await (await fetch(`${base}/runs/${runId}`, { headers })).json() as { status: string, result?: { answer: string } }

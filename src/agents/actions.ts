@@ -42,28 +42,47 @@ const CUSTOMER_FACING = /support|chat|customer|assistant|help|concierge|agent/i
 const movesCustomerFacing = (r: Recommendation) =>
   (r.type === 'tiering' || r.type === 'routing') && CUSTOMER_FACING.test(String(r.evidence.feature ?? ''))
 
-export const actions = defineAgent<{ recommendations: Recommendation[], anomalies?: Spike[], ask?: boolean }, ActionPlan>({
+/** How long the plan waits for the user's word on a customer-facing move before leaving it out. */
+const ASK_EXPIRES_IN_S = 600
+
+export const actions = defineAgent<{ recommendations: Recommendation[], anomalies?: Spike[], ask?: boolean, ask_expires_in_s?: number }, ActionPlan>({
   name: 'actions',
-  description: 'Turns recommendations (and any spend spikes) into a phased plan: steps, their risks, and the triggers that roll each back.',
+  description: 'Turns recommendations (and any spend spikes) into a phased plan: steps, their risks, and the triggers that roll each back. ' +
+    'Asks before planning to move a customer-facing feature to a cheaper model; unanswered (or with "ask": false), that move is left out.',
   input_schema: {
     type: 'object',
-    properties: { recommendations: { type: 'array', items: { type: 'object' } }, anomalies: { type: 'array', items: { type: 'object' } }, ask: { type: 'boolean' } },
+    properties: {
+      recommendations: { type: 'array', items: { type: 'object' } },
+      anomalies: { type: 'array', items: { type: 'object' } },
+      ask: { type: 'boolean', description: 'false: nobody is there to ask, so customer-facing moves are left out without asking' },
+      ask_expires_in_s: { type: 'integer', minimum: 1, maximum: 604800, description: `how long a question waits for an answer (default ${ASK_EXPIRES_IN_S})` }
+    },
     required: ['recommendations']
   },
   async run (ctx, input) {
     const spikes = spikesToChase(input.anomalies ?? [])
     ctx.think(`Planning ${input.recommendations.length} recommendation(s)` + (spikes.length ? ` and ${spikes.length} spike(s) to explain first.` : '.'))
-    // with `ask`, moving a customer-facing feature to a cheaper model is planned only if the user says so
+    // its users would get the cheaper model's answers: that is the user's call, and without their
+    // word (no answer in time, or nobody to ask) the plan keeps the feature where it is
+    const left: string[] = []
     const declined: Recommendation[] = []
-    for (const r of input.ask ? input.recommendations.filter(movesCustomerFacing) : []) {
-      const yes = await ctx.ask<boolean>({
-        question: `Plan moving ${String(r.evidence.feature)}, a customer-facing feature, to a cheaper model? ` +
-          `It would save about ${usd(r.monthly_savings_usd)} a month, and its users would get the cheaper model's answers.`,
-        schema: { type: 'boolean' },
-        expires_in_s: 600,
-        default: false
-      })
-      if (!yes) declined.push(r)
+    const expiresIn = input.ask_expires_in_s ?? ASK_EXPIRES_IN_S
+    for (const r of input.recommendations.filter(movesCustomerFacing)) {
+      const feature = String(r.evidence.feature)
+      const saving = `about ${usd(r.monthly_savings_usd)} a month`
+      const yes = input.ask === false
+        ? undefined
+        : await ctx.ask<boolean>({
+          question: `Plan moving ${feature}, a customer-facing feature, to a cheaper model? It would save ${saving}, ` +
+            `and its users would get the cheaper model's answers. Without an answer within ${minutes(expiresIn)} it is left out.`,
+          schema: { type: 'boolean' },
+          expires_in_s: expiresIn
+        })
+      if (yes === true) continue
+      declined.push(r)
+      left.push(yes === false
+        ? `Left out, as you asked: ${r.title} (${saving}); ${feature} stays on its current model.`
+        : `Left out, as nobody ${input.ask === false ? 'was there to say' : 'answered in time'} whether to move ${feature}, a customer-facing feature: ${r.title} (${saving}); it stays on its current model.`)
     }
     const recommendations = input.recommendations.filter((r) => !declined.includes(r))
     const phases: Phase[] = []
@@ -75,10 +94,11 @@ export const actions = defineAgent<{ recommendations: Recommendation[], anomalie
       if (steps.length) phases.push({ phase: 0, name: kind.name, goal: kind.goal, steps })
     }
     phases.forEach((p, i) => { p.phase = i + 1 })
-    const left = declined.map((r) => `Left out, as you asked: ${r.title} (about ${usd(r.monthly_savings_usd)} a month).`)
     return { phases, risks: [...overlaps(recommendations), ...left] }
   }
 })
+
+const minutes = (s: number) => s % 60 === 0 ? `${s / 60} minute${s === 60 ? '' : 's'}` : `${s} second${s === 1 ? '' : 's'}`
 
 /** Feature spikes say where to look; model spikes only when no feature spiked. */
 function spikesToChase (anomalies: readonly Spike[]): Spike[] {

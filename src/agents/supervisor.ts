@@ -98,8 +98,8 @@ export const createSupervisor = (llm?: LlmClient) => defineAgent<Record<string, 
         results.actions = await ctx.call_agent<ActionPlan>('actions', {
           recommendations: results.optimization.recommendations,
           ...(results.anomaly && { anomalies: results.anomaly.anomalies }),
-          // `"input": {"ask": true}` on the message: the plan asks before moving customer-facing traffic
-          ...(input.ask === true && { ask: true })
+          // `"input": {"ask": false}` on the message: nobody is there to ask, so the plan asks nothing
+          ...(typeof input.ask === 'boolean' && { ask: input.ask })
         })
       } catch (err) {
         if (ctx.signal.aborted) throw err

@@ -1,6 +1,6 @@
 import { contentToText, EventType, PROTOCOL_VERSION, type AGUIEvent, type ContentPart } from '@ag-ui/core'
 import { Errors } from '../errors.js'
-import { MAX_CONTENT_CHARS, type EventData, type EventType as OurType, type RunEvent } from './events.js'
+import { MAX_CONTENT_CHARS, type EventData, type EventType as OurType, type ResumeRequest, type RunEvent } from './events.js'
 
 /**
  * Our run events as AG-UI 1.0 events (docs/ag-ui.md has the table), and the SSE framing that
@@ -23,8 +23,11 @@ interface Attempt {
   step?: { name: string, owner?: string }
 }
 
-/** Something opened on the AG-UI side that must be closed before the run's end. */
-type Frame = { kind: 'subagent', subagentRunId: string } | { kind: 'step', name: string, owner?: string }
+/**
+ * Something opened on the AG-UI side that must be closed before the run's end. A sub-agent keeps
+ * its SUBAGENT_STARTED, sent again when an AG-UI run resumed after an interrupt continues it.
+ */
+type Frame = { kind: 'subagent', subagentRunId: string, started: AGUIEvent } | { kind: 'step', name: string, owner?: string }
 
 /** AG-UI wants integer timestamps, in practice epoch milliseconds; ours are epoch seconds. */
 const ms = (seconds: number) => Math.round(seconds * 1000)
@@ -56,6 +59,13 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
   /** the sub-agent writing it, if a sub-agent is: the message is attributed to it and ends with it */
   let answerOwner: string | undefined
   let answers = 0
+  /**
+   * The run waits for an answer: the AG-UI run ended with an interrupt outcome, and the next event
+   * starts the AG-UI run that resumes it, reopening what the interrupt suspended (and the answer
+   * being written, whose message goes on under the same id).
+   */
+  let paused = false
+  let suspendedAnswer: { id: string, owner?: string } | undefined
   const endAnswer = (timestamp: number): AGUIEvent[] => {
     if (answerId === undefined) return []
     const messageId = answerId
@@ -64,7 +74,8 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
   }
   const attempts = new Map<string, Attempt>()
   const frames = new Map<string, Frame>()
-  const frameKey = (f: Frame) => f.kind === 'subagent' ? `s ${f.subagentRunId}` : `t ${f.owner ?? ''} ${f.name}`
+  type FrameId = { kind: 'subagent', subagentRunId: string } | { kind: 'step', name: string, owner?: string }
+  const frameKey = (f: FrameId) => f.kind === 'subagent' ? `s ${f.subagentRunId}` : `t ${f.owner ?? ''} ${f.name}`
 
   /** A step name not open under this owner: two parallel steps may run the same agent. */
   function stepName (base: string, owner?: string) {
@@ -74,7 +85,66 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
   }
 
   function open (f: Frame) { frames.set(frameKey(f), f) }
-  function close (f: Frame) { frames.delete(frameKey(f)) }
+  function close (f: FrameId) { frames.delete(frameKey(f)) }
+
+  /**
+   * The run waits for an answer (CONTRACT §5.6): as AG-UI has it, the AG-UI run ends with the
+   * interrupt outcome, after suspending what is open; the answer comes back in a new AG-UI run.
+   */
+  function interrupt (e: Ev<'input_requested'>): AGUIEvent[] {
+    const d = e.data
+    const timestamp = ms(d.timestamp)
+    const owner = attempts.get(d.agent_id)?.subagentRunId
+    const out: AGUIEvent[] = []
+    if (answerId !== undefined) {
+      suspendedAnswer = { id: answerId, owner: answerOwner }
+      out.push(...endAnswer(timestamp))
+    }
+    for (const f of [...frames.values()].reverse()) {
+      out.push(f.kind === 'subagent'
+        ? { type: EventType.SUBAGENT_FINISHED, subagentRunId: f.subagentRunId, outcome: { type: 'suspended', ...(f.subagentRunId === owner ? { interruptIds: [d.interrupt_id] } : {}) }, timestamp }
+        : { type: EventType.STEP_FINISHED, stepName: f.name, ...by(f.owner), timestamp })
+    }
+    const approval = d.kind === 'approval'
+    out.push({
+      type: EventType.RUN_FINISHED,
+      threadId: e.thread_id,
+      runId: e.run_id,
+      outcome: {
+        type: 'interrupt',
+        interrupts: [{
+          id: d.interrupt_id,
+          reason: d.kind,
+          message: approval ? `Approve the call to ${d.tool_name}?` : d.question,
+          ...(approval ? { toolCallId: d.tool_call_id } : {}),
+          ...(isObject(d.schema) ? { responseSchema: d.schema } : {}),
+          expiresAt: d.expires_at,
+          ...by(owner),
+          metadata: { agentwire: { kind: d.kind, agent_name: d.agent_name, ...(approval ? { tool_name: d.tool_name, arguments: d.arguments } : { question: d.question }) } }
+        }]
+      },
+      timestamp
+    })
+    paused = true
+    return out
+  }
+
+  /** The AG-UI run that resumes the one an interrupt ended: what was suspended opens again. */
+  function resumed (e: RunEvent): AGUIEvent[] {
+    paused = false
+    const timestamp = ms(e.data.timestamp)
+    const out: AGUIEvent[] = [{ type: EventType.RUN_STARTED, threadId: e.thread_id, runId: e.run_id, protocolVersion: PROTOCOL_VERSION, timestamp }]
+    for (const f of frames.values()) {
+      out.push(f.kind === 'subagent' ? { ...f.started, timestamp } : { type: EventType.STEP_STARTED, stepName: f.name, ...by(f.owner), timestamp })
+    }
+    if (suspendedAnswer) {
+      answerId = suspendedAnswer.id
+      answerOwner = suspendedAnswer.owner
+      suspendedAnswer = undefined
+      out.push({ type: EventType.TEXT_MESSAGE_START, messageId: answerId, role: 'assistant', ...by(answerOwner), timestamp })
+    }
+    return out
+  }
 
   /** Closes whatever is still open, newest first: the run is ending. */
   function closeAll (timestamp: number): AGUIEvent[] {
@@ -106,8 +176,7 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
       open({ kind: 'step', ...attempt.step })
       out.push({ type: EventType.STEP_STARTED, stepName: attempt.step.name, ...by(owner), timestamp })
     }
-    open({ kind: 'subagent', subagentRunId: attempt.subagentRunId! })
-    out.push({
+    const started: AGUIEvent = {
       type: EventType.SUBAGENT_STARTED,
       subagentRunId: attempt.subagentRunId!,
       name: d.agent_name,
@@ -115,7 +184,9 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
       ...(owner === undefined ? {} : { parentSubagentRunId: owner }),
       metadata: { agentwire: { agent_id: d.agent_id, attempt: d.attempt } },
       timestamp
-    })
+    }
+    open({ kind: 'subagent', subagentRunId: attempt.subagentRunId!, started })
+    out.push(started)
     attempts.set(d.agent_id, attempt)
     return out
   }
@@ -217,9 +288,10 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
         return out
       }
       case 'input_requested':
+        return interrupt(e)
       case 'input_received': {
         const { timestamp, ...value } = e.data
-        return [{ type: EventType.CUSTOM, name: `agentwire.${e.type}`, value, timestamp: ms(timestamp) }]
+        return [{ type: EventType.CUSTOM, name: 'agentwire.input_received', value, ...by(attempts.get(e.data.agent_id)?.subagentRunId), timestamp: ms(timestamp) }]
       }
       case 'run_completed': {
         const timestamp = ms(e.data.timestamp)
@@ -264,6 +336,8 @@ export function createAgUiMapper (opts: AgUiMapperOptions) {
       if (!started) {
         started = true
         out.push({ type: EventType.RUN_STARTED, threadId: e.thread_id, runId: e.run_id, protocolVersion: PROTOCOL_VERSION, timestamp: ms(e.data.timestamp) })
+      } else if (paused) {
+        out.push(...resumed(e))
       }
       out.push(...body(e as Any))
       if (e.type === 'run_completed' || e.type === 'run_failed' || e.type === 'run_cancelled') ended = true
@@ -291,14 +365,19 @@ export function parseEventId (id: string): StreamCursor | undefined {
  * SSE event: the last one mapped from our event `seq` has `id: seq`, the ones before it
  * `id: seq:k` (k of them sent so far); an event that maps to nothing still moves the id on with
  * a data-less `id: seq` block. Events at or before `after` are mapped (to rebuild the mapper's
- * state) but not written.
+ * state) but not written. One response is one AG-UI run: it is over once that run's end is written
+ * (an interrupt ends one; the AG-UI run that resumes it is another response).
  */
 export function createAgUiStream (opts: AgUiMapperOptions & { after?: StreamCursor }) {
   const mapper = createAgUiMapper(opts)
   const after = opts.after
+  let closed = false
   return {
+    /** an AG-UI run's end (RUN_FINISHED, RUN_ERROR) was written: this response is over */
+    get closed () { return closed },
     write (e: RunEvent): string {
       const events = mapper.map(e)
+      if (closed) return ''
       if (after && e.seq < after.seq) return ''
       if (after && e.seq === after.seq && after.index === undefined) return ''
       const from = after && e.seq === after.seq ? after.index! : 0
@@ -307,6 +386,7 @@ export function createAgUiStream (opts: AgUiMapperOptions & { after?: StreamCurs
       for (let i = from; i < events.length; i++) {
         const id = i === events.length - 1 ? `${e.seq}` : `${e.seq}:${i + 1}`
         text += `id: ${id}\ndata: ${JSON.stringify(events[i])}\n\n`
+        if (events[i].type === EventType.RUN_FINISHED || events[i].type === EventType.RUN_ERROR) closed = true
       }
       return text
     }
@@ -319,6 +399,37 @@ export interface RunAgentInputFields {
   messages: Array<{ role: string, content?: unknown }>
   state?: unknown
   forwardedProps?: unknown
+  resume?: ResumeEntryFields[]
+}
+
+/** An AG-UI `ResumeEntry`: the answer to one interrupt of the run an interrupt outcome ended. */
+export interface ResumeEntryFields {
+  interruptId: string
+  status: 'resolved' | 'cancelled'
+  payload?: unknown
+}
+
+const APPROVAL_KEYS = new Set(['decision', 'reason', 'arguments'])
+
+/**
+ * A resume entry as our answer to the interrupt it names (`asked`). A resolved entry's `payload` is
+ * what the interrupt's `responseSchema` describes: an approval's `{decision, reason?, arguments?}`,
+ * a question's answer. An abandoned (cancelled) approval is a rejection; a question cannot be
+ * abandoned, only answered (or its run cancelled). The engine checks the answer against the schema.
+ */
+export function answerOf (entry: ResumeEntryFields, asked: EventData<'input_requested'>, where: string): ResumeRequest {
+  const interrupt_id = entry.interruptId
+  if (asked.kind === 'approval') {
+    if (entry.status === 'cancelled') return { interrupt_id, decision: 'reject', reason: 'abandoned by the AG-UI client' }
+    const p = entry.payload
+    if (!isObject(p)) throw new Errors.InvalidRequest(`${where}.payload must be an object: an approval is answered with {"decision": "approve" | "reject", "reason"?, "arguments"?}`)
+    const extra = Object.keys(p).find((k) => !APPROVAL_KEYS.has(k))
+    if (extra !== undefined) throw new Errors.InvalidRequest(`${where}.payload has "${extra}": an approval is answered with {"decision": "approve" | "reject", "reason"?, "arguments"?}`)
+    return { interrupt_id, ...p } as ResumeRequest
+  }
+  if (entry.status === 'cancelled') throw new Errors.InvalidRequest(`${where}: a question cannot be abandoned; answer it (status "resolved", the answer as payload) or cancel the run (POST /runs/{run_id}/cancel)`)
+  if (entry.payload === undefined) throw new Errors.InvalidRequest(`${where}.payload is missing: a question's answer is the payload`)
+  return { interrupt_id, answer: entry.payload }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

@@ -421,6 +421,12 @@ export function checkAnswerFigures (t: Test, answer: string, x: AnswerExpectatio
       t.ok(mv, `plan: a move ${m[3]} → ${m[2]}`)
       if (mv) keep(line.replace(/ on \S+ next to \S+/, '').replace(/ on \S+, and/, '').replace(/ on \S+\)/, ''), [[m[4], count(mv.requests)], [m[5], money(mv.current_micro)], [m[7], floatMoney(mv.new_usd)]])
       else residue.push(line)
+    } else if ((m = /^> Left out, .+?: (.+) \(about (\S+) a month\); .+\.$/.exec(line))) {
+      // a customer-facing move the plan left out: its saving is the recommendation's
+      const left = byTitle.get(m[1])
+      t.ok(left, `plan: "${m[1]}", left out, is a recommendation`)
+      if (left) keep(line.replace(m[1], ''), [[m[2], monthly(left.saving)]])
+      else residue.push(line)
     } else if (PROSE_LINES.test(line)) {
       residue.push('')
     } else {

@@ -254,7 +254,7 @@ t.test('the resume frame, and a client resuming mid-answer gets the rest of the 
   assertRunContract(t, whole as any)
 })
 
-t.test('the pack: with "ask", actions asks before planning a customer-facing feature\'s move to a cheaper model, and leaves it out on "no"', async (t) => {
+t.test('the pack: actions asks before planning a customer-facing feature\'s move to a cheaper model; approve plans it, reject or no answer leaves it out', async (t) => {
   const app = await build(t)
   const rec = (type: string, feature: string, savings: number) => ({
     type,
@@ -265,20 +265,50 @@ t.test('the pack: with "ask", actions asks before planning a customer-facing fea
     risk: 'r',
     evidence: { feature, moves: [{ from: 'big', to: 'small', requests: 10, current_cost_usd: 40, new_cost_usd: 10 }] }
   })
+  // support-chat is customer-facing (the pack goes by the feature's name); classify is not, and caching changes no model
   const recommendations = [rec('tiering', 'support-chat', 300), rec('tiering', 'classify', 100), rec('caching', 'support-chat', 20)]
-  const { run_id: runId } = await postMessage(app, USER, { content: 'plan', agent: 'actions', input: { recommendations, ask: true } })
-  const request = await asked(app, runId)
-  t.match(request.data, { agent_name: 'actions', kind: 'question', schema: { type: 'boolean' }, question: /^Plan moving support-chat, a customer-facing feature, to a cheaper model\? It would save about \$300\.00 a month/ })
-  t.equal((await resume(app, runId, { interrupt_id: request.data.interrupt_id, answer: false })).statusCode, 202)
-  const run = await waitForRun(app, USER, runId)
-  const plan = run.result as { phases: Array<{ steps: Array<{ title: string }> }>, risks: string[] }
-  t.strictSame(plan.phases.flatMap((p) => p.steps.map((s) => s.title)), ['caching support-chat', 'tiering classify'])
-  t.match(plan.risks.at(-1), /^Left out, as you asked: tiering support-chat/)
-  assertRunContract(t, await events(app, runId) as any)
+  const plan = async (input: Record<string, unknown>, answer?: boolean) => {
+    const { run_id: runId } = await postMessage(app, USER, { content: 'plan', agent: 'actions', input: { recommendations, ...input } })
+    const request = await asked(app, runId)
+    t.match(request.data, {
+      agent_name: 'actions',
+      kind: 'question',
+      schema: { type: 'boolean' },
+      question: /^Plan moving support-chat, a customer-facing feature, to a cheaper model\? It would save about \$300\.00 a month, and its users would get the cheaper model's answers\. Without an answer within /
+    })
+    if (answer !== undefined) t.equal((await resume(app, runId, { interrupt_id: request.data.interrupt_id, answer })).statusCode, 202)
+    const run = await waitForRun(app, USER, runId)
+    t.equal(run.status, 'completed')
+    const all = await events(app, runId)
+    t.equal(all.filter((e) => e.type === 'input_requested').length, 1, 'one question: the only customer-facing move')
+    assertRunContract(t, all as any)
+    const result = run.result as { phases: Array<{ steps: Array<{ title: string }> }>, risks: string[] }
+    return { steps: result.phases.flatMap((p) => p.steps.map((s) => s.title)), risks: result.risks, received: story(all).find((x) => x.startsWith('input_received')) }
+  }
 
-  const plain = await postMessage(app, USER, { content: 'plan', agent: 'actions', input: { recommendations } })
-  await waitForRun(app, USER, plain.run_id)
-  t.notOk((await events(app, plain.run_id)).some((e) => e.type === 'input_requested'), 'without "ask" nothing is asked')
+  const approved = await plan({}, true)
+  t.equal(approved.received, 'input_received user true')
+  t.strictSame(approved.steps, ['caching support-chat', 'tiering support-chat', 'tiering classify'], 'approved: the move is planned')
+  t.notOk(approved.risks.some((r) => r.startsWith('Left out')), 'nothing left out')
+
+  const rejected = await plan({}, false)
+  t.equal(rejected.received, 'input_received user false')
+  t.strictSame(rejected.steps, ['caching support-chat', 'tiering classify'], 'rejected: the move is not planned')
+  t.equal(rejected.risks.at(-1), 'Left out, as you asked: tiering support-chat (about $300.00 a month); support-chat stays on its current model.')
+
+  const expired = await plan({ ask_expires_in_s: 1 })
+  t.equal(expired.received, 'input_received expiry -', 'unanswered, the question expires')
+  t.strictSame(expired.steps, ['caching support-chat', 'tiering classify'], 'expired: the conservative default, the move left out')
+  t.equal(expired.risks.at(-1), 'Left out, as nobody answered in time whether to move support-chat, a customer-facing feature: tiering support-chat (about $300.00 a month); it stays on its current model.')
+
+  const unattended = await postMessage(app, USER, { content: 'plan', agent: 'actions', input: { recommendations, ask: false } })
+  const run = await waitForRun(app, USER, unattended.run_id)
+  t.notOk((await events(app, unattended.run_id)).some((e) => e.type === 'input_requested'), 'with "ask": false nothing is asked')
+  t.equal((run.result as { risks: string[] }).risks.at(-1), 'Left out, as nobody was there to say whether to move support-chat, a customer-facing feature: tiering support-chat (about $300.00 a month); it stays on its current model.')
+
+  const internal = await postMessage(app, USER, { content: 'plan', agent: 'actions', input: { recommendations: recommendations.slice(1) } })
+  await waitForRun(app, USER, internal.run_id)
+  t.notOk((await events(app, internal.run_id)).some((e) => e.type === 'input_requested'), 'no customer-facing move, no question')
 })
 
 t.test('the pack streams its answer section by section, and the deltas add up to it', async (t) => {

@@ -104,9 +104,9 @@ t.test('actions: phases by kind of change, spikes first, overlaps named', async 
     ({ type, title: `${type} ${feature}`, monthly_savings_usd: monthly, savings_pct: 1, confidence: 'medium', evidence: { feature, ...evidence }, assumptions: [], risk: `risk of ${type}` })
   const recommendations = [
     r('tiering', 'summarise', 30, { moves: [{ from: 'big', to: 'small', requests: 12, current_cost_usd: 40, new_cost_usd: 10 }] }),
-    r('routing', 'chat', 20, { moves: [{ from: 'big', to: 'mid', requests: 3, current_cost_usd: 25, new_cost_usd: 5 }] }),
+    r('routing', 'search', 20, { moves: [{ from: 'big', to: 'mid', requests: 3, current_cost_usd: 25, new_cost_usd: 5 }] }),
     r('caching', 'summarise', 5),
-    r('limits', 'chat', 2, { cap_tokens: 900, capped_share: 0.1 }),
+    r('limits', 'search', 2, { cap_tokens: 900, capped_share: 0.1 }),
     r('batching', 'nightly', 1)
   ]
   const causes = { volume_usd: 5, model_mix_usd: 0, per_request_usd: 0.49, requests: { spike: 50, usual: 9 }, input_tokens_per_request: { spike: 1000, usual: 1000 }, output_tokens_per_request: { spike: 100, usual: 100 }, retry_share: { spike: 0.8, usual: 0 }, main: 'retries' as const }
@@ -118,8 +118,8 @@ t.test('actions: phases by kind of change, spikes first, overlaps named', async 
   t.strictSame(plan.phases.map((p) => [p.phase, p.name, p.steps.map((s) => s.title)]), [
     [1, 'Contain the spike', ['Find what drove feature summarise on 2025-07-17']],
     [2, 'Quick wins', ['caching summarise', 'batching nightly']],
-    [3, 'Model changes behind an evaluation', ['tiering summarise', 'routing chat']],
-    [4, 'Guardrails', ['limits chat']]
+    [3, 'Model changes behind an evaluation', ['tiering summarise', 'routing search']],
+    [4, 'Guardrails', ['limits search']]
   ])
   const [contain, quick, models, guard] = plan.phases
   t.equal(contain.steps[0].rollback_trigger, null)
@@ -127,13 +127,13 @@ t.test('actions: phases by kind of change, spikes first, overlaps named', async 
   t.equal(contain.steps[0].how[1], 'Start from what drove it (retries): find the client resending the same prompt and cap its retries with backoff.')
   t.strictSame(quick.steps.map((s) => [s.type, s.monthly_savings_usd, s.confidence, s.risk]), [['caching', 5, 'medium', 'risk of caching'], ['batching', 1, 'medium', 'risk of batching']])
   t.equal(models.steps[0].how[0], 'Run the summarise evaluation set on small next to big (its 12 requests there cost $40.00 on big, and would cost $10.00 on small).')
-  t.match(models.steps[1].how[1], /^Route only the chat requests a difficulty signal marks as easy at first, with big as the fallback\.$/)
-  t.equal(guard.steps[0].how[0], 'Set max_tokens to 900 for chat.')
-  t.equal(guard.steps[0].rollback_trigger, 'More than 10.00% of chat answers end with finish_reason "length", or users report cut-off answers.')
+  t.match(models.steps[1].how[1], /^Route only the search requests a difficulty signal marks as easy at first, with big as the fallback\.$/)
+  t.equal(guard.steps[0].how[0], 'Set max_tokens to 900 for search.')
+  t.equal(guard.steps[0].rollback_trigger, 'More than 10.00% of search answers end with finish_reason "length", or users report cut-off answers.')
   t.ok([...quick.steps, ...models.steps, ...guard.steps].every((s) => typeof s.rollback_trigger === 'string' && s.rollback_trigger.length > 0), 'every change has a rollback trigger')
   t.strictSame(plan.risks, [
     '2 recommendations touch summarise (tiering, caching): each saving is computed on its own, so together they save less than their sum.',
-    '2 recommendations touch chat (routing, limits): each saving is computed on its own, so together they save less than their sum.'
+    '2 recommendations touch search (routing, limits): each saving is computed on its own, so together they save less than their sum.'
   ])
   const onlyModels = await runPackAgent('actions', 'q', [], { recommendations: [], anomalies: [modelSpike] })
   t.strictSame(onlyModels.result.phases.map((p: { name: string }) => p.name), ['Contain the spike'], 'a model spike when no feature spiked')
