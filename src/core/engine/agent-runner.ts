@@ -149,6 +149,8 @@ async function ask (deps: RunDeps, agent: { agent_id: string, agent_name: string
   } catch (err) {
     throw new RunFailure('invalid_request', `ask: invalid schema: ${(err as Error).message}`, false)
   }
+  // the default is what the run records when the question expires: it must fit in that event
+  if (q.default !== undefined) deps.emitter.assertFits({ type: 'input_received', data: { ...agent, interrupt_id: randomUUID(), kind: 'question', by: 'expiry', answer: q.default, timestamp: now() } })
   const answer = await deps.inputs.request(agent, {
     kind: 'question',
     question: q.question,

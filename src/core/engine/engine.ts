@@ -16,7 +16,7 @@ import { RunFailure, cancelled, interruption, isInterruption, toErrorBody, waitA
 import { RunInputs } from './interrupts.js'
 import { resumePlan } from './resume.js'
 import { writerFor } from './event-writer.js'
-import { RunEmitter } from './run-emitter.js'
+import { MAX_EVENT_BYTES, RunEmitter, eventBytes } from './run-emitter.js'
 
 /** Bus channels of the engine: a run to cancel (`{"run_id"}`), and a wake-up for claimers. */
 export const CANCEL_CHANNEL = 'cancel'
@@ -373,6 +373,10 @@ export function createEngine (opts: EngineOptions) {
       const e = validate.errors?.[0]
       throw new Errors.InvalidRequest(`${d.kind === 'approval' ? '' : 'answer'}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`.trim())
     }
+    // the run records the answer in an event: one too large for an event is refused before it is stored
+    const received = { type: 'input_received', data: { agent_id: d.agent_id, agent_name: d.agent_name, interrupt_id: req.interrupt_id, kind: d.kind, by: 'user', ...body, timestamp: now() } } as EventInput
+    const bytes = eventBytes(run, received)
+    if (bytes > MAX_EVENT_BYTES) throw new Errors.PayloadTooLarge(`the answer makes an event of ${bytes} bytes; a run event holds at most ${MAX_EVENT_BYTES}`)
     if (!await store.storeInput(runId, { interrupt_id: req.interrupt_id, by: 'user', body })) throw new Errors.InterruptClosed('the interrupt was answered already')
     const local = active.get(runId)
     if (local) local.inputs?.notify(req.interrupt_id)
