@@ -295,6 +295,21 @@ t.test('a failed append rejects the batch and every later emit; nothing is publi
   t.strictSame(published, [])
 })
 
+t.test('events emitted while a failing append is retried are not written after it fails', async (t) => {
+  const { emitter, calls, nextCall, published } = await setup({ hold: true })
+  const first = emitter.emit(started())
+  await nextCall()
+  const queued = emitter.emit(thinking())
+  const storeDown = new Error('database or disk is full')
+  calls[0].done.reject(storeDown)
+  await t.rejects(first, storeDown)
+  await t.rejects(queued, storeDown, 'the queued flush fails with the store\'s error, not a fence')
+  await emitter.settled()
+  t.equal(calls.length, 1, 'nothing more reached the store')
+  t.equal(emitter.fenced, false)
+  t.strictSame(published, [])
+})
+
 t.test('settled waits for everything emitted so far', async (t) => {
   const { emitter, published } = await setup()
   const pending = [emitter.emit(started()), emitter.emit(completed())]

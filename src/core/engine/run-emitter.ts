@@ -183,6 +183,8 @@ export class RunEmitter {
       const after = this.#afterStore
       this.#pending = []
       this.#afterStore = []
+      // a flush queued behind one the store refused writes nothing: its events would follow a gap
+      if (this.#failure) throw this.#failure
       await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch)
       for (const fn of after) await fn()
       // stored is what counts: a follower that misses a message reads the gap from the store
