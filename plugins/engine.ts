@@ -15,7 +15,21 @@ export default fp(async (app, opts: { config: Config }) => {
     bus: app.bus,
     registry: app.registry,
     log: app.log,
-    onRunEnd: (status) => app.metrics.runsEnded.inc({ status }),
+    metrics: {
+      runEnded (status, seconds) {
+        app.metrics.runsEnded.inc({ status })
+        if (seconds !== undefined) app.metrics.runDuration.observe({ status }, seconds)
+      },
+      runStarted: (seconds) => app.metrics.queueWait.observe(seconds),
+      agentEnded (agent, seconds, code) {
+        app.metrics.agentDuration.observe({ agent }, seconds)
+        if (code !== undefined) app.metrics.agentErrors.inc({ agent, code })
+      },
+      toolEnded (tool, seconds, code) {
+        app.metrics.toolDuration.observe({ tool }, seconds)
+        if (code !== undefined) app.metrics.toolErrors.inc({ tool, code })
+      }
+    },
     rateLimit: app.messageRateLimit,
     limits,
     owner: opts.config.instanceId

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../src/config.js'
+import { countErrors } from '../src/store/count-errors.js'
 import { createStore } from '../src/store/kysely-store.js'
 import type { Store } from '../src/store/types.js'
 
@@ -8,7 +9,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app, opts: { config: Config }) => {
-  const store = await createStore(opts.config.databaseUrl)
+  const store = countErrors(await createStore(opts.config.databaseUrl), (operation) => app.metrics.storeErrors.inc({ operation }))
   app.decorate('store', store)
   app.addHook('onClose', () => store.close())
-}, { name: 'store' })
+}, { name: 'store', dependencies: ['metrics'] })

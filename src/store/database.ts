@@ -159,6 +159,8 @@ async function openPostgres (databaseUrl: string): Promise<Opened> {
   const pool = new pg.Pool({ connectionString, options: schema && `-c search_path=${schema}` })
   // an idle client that dies is dropped by the pool; without a listener it would crash the process
   pool.on('error', () => {})
+  // so would one that dies while checked out between two queries (a transaction's): its query fails anyway
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   if (schema) return { db, dialect: 'postgres', schema }
   const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)

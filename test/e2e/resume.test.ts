@@ -260,7 +260,11 @@ t.test('a client too far behind is closed with 4008 and resumes with after_seq',
   const { run_id: runId } = (await poster.waitFor((f) => f.type === 'message_accepted', 'accepted')).data as Accepted
   const all = await poster.runEnd(runId, 60_000)
   const n = all.length
-  t.equal(n, slowRunTypes(50).length)
+  // each 500 KB thought goes in pieces of at most 64 KiB: runs of agent_thinking, which make the thoughts again
+  t.strictSame(types(all).filter((type, i, ts) => type !== 'agent_thinking' || ts[i - 1] !== type), slowRunTypes(50))
+  const thoughts = all.filter((e) => e.type === 'agent_thinking').map((e) => e.data.thought as string)
+  t.equal(thoughts.join(''), range(1, 50).map((i) => `step ${i} of 50 ${'.'.repeat(500_000)}`).join(''))
+  t.ok(n > slowRunTypes(50).length + 300, `${n} events`)
   poster.close()
   await poster.closed
 

@@ -122,6 +122,10 @@ t.test('bad answers are invalid_request and the run keeps waiting; then a good o
     t.equal(res.json().code, 'invalid_request')
     t.match(res.json().message, message)
   }
+  // an answer the run could not record in one event (CONTRACT §5) is refused before it is stored
+  const huge = await resume(app, pay.run_id, { interrupt_id: id, decision: 'approve', arguments: { to: 'b'.repeat(70_000), amount: 500 } })
+  t.strictSame([huge.statusCode, huge.json().code], [413, 'payload_too_large'])
+  t.match(huge.json().message, /^the answer makes an event of 70\d{3} bytes; a run event holds at most 64000$/)
   const unknown = await resume(app, pay.run_id, { interrupt_id: 'no-such-interrupt', decision: 'approve' })
   t.equal(unknown.statusCode, 404)
   t.equal(unknown.json().code, 'not_found')
@@ -178,6 +182,16 @@ t.test('expiry: the tool\'s default applies (reject unless it says approve), a q
     const late = await resume(app, runId, { interrupt_id: interruptId, decision: 'approve' })
     t.equal(late.statusCode, 409, 'an answer after the expiry is refused')
   }
+})
+
+t.test('a question whose default is too large for its event fails the agent with event_too_large before it asks', async (t) => {
+  const app = await build(t, { AGENT_MODULES: HITL })
+  const ask = await postMessage(app, USER, { content: 'count', agent: 'asker', input: { default: 'x'.repeat(70_000) } })
+  t.equal((await waitForRun(app, USER, ask.run_id)).status, 'failed')
+  const all = await events(app, ask.run_id)
+  t.strictSame(story(all), ['agent_started', 'answer_delta', 'answer_delta', 'agent_error event_too_large', 'run_failed'])
+  t.match(all.at(-1)!.data.error.message, /^input_received would be 70\d{3} bytes of JSON; a run event holds at most 64000$/)
+  assertRunContract(t, all as any)
 })
 
 t.test('cancel while waiting: input_received by cancel, agent_error cancelled, run_cancelled', async (t) => {

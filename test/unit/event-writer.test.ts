@@ -54,6 +54,10 @@ t.test('a failed commit is retried on its schedule; it fails its writes only aft
   state.fail = 3
   await t.rejects(writer.write('r1', 1, [event('r1', 2)]), /database is locked/)
   t.equal(writer.failing, true, 'readiness can tell')
+  // a commit whose every write was fenced wrote nothing: it says nothing of the store (a full disk refuses no no-op)
+  state.fence.add('stale')
+  await t.rejects(writer.write('stale', 1, [event('stale', 9)]), FencedError)
+  t.equal(writer.failing, true, 'a commit that wrote nothing does not make the store well')
   await writer.write('r1', 1, [event('r1', 2)])
   t.equal(writer.failing, false, 'and tells when it is back')
 })

@@ -3,7 +3,8 @@ import { createMemoryBus } from '../../src/bus/memory.js'
 import { eventLines, runChannel } from '../../src/bus/types.js'
 import { silentLogger } from '../../src/core/context.js'
 import { writerFor } from '../../src/core/engine/event-writer.js'
-import { ContractViolation, RunEmitter } from '../../src/core/engine/run-emitter.js'
+import { RunFailure } from '../../src/core/engine/failures.js'
+import { ContractViolation, MAX_EVENT_BYTES, RunEmitter, splitText } from '../../src/core/engine/run-emitter.js'
 import type { EventInput, RunEvent } from '../../src/core/events.js'
 import type { EventBatch, Store } from '../../src/store/types.js'
 
@@ -189,6 +190,67 @@ t.test('refusals: what would break CONTRACT §5 rules 3–4 throws at once and i
   ], 'refused events take no seq')
 })
 
+// every kind of character JSON writes at another width: escapes, 2-, 3- and 4-byte UTF-8, a lone surrogate
+const ODD = 'a"\\\n\u0001é€😀\ud800'
+const bytes = (e: RunEvent) => Buffer.byteLength(JSON.stringify(e))
+
+t.test('a thought or an answer delta over MAX_EVENT_BYTES goes out as several events of its type, in order, each within the bound', async (t) => {
+  const { emitter, calls, published } = await setup()
+  await emitter.emit(started())
+  const thought = ODD.repeat(20_000)
+  const delta = 'ab😀'.repeat(40_000)
+  await emitter.emit({ type: 'agent_thinking', data: { agent_id: 'a1', agent_name: 'agent', thought, timestamp: TS } })
+  await emitter.emit({ type: 'answer_delta', data: { delta, reset: true, agent_id: 'a1', agent_name: 'agent', timestamp: TS } })
+  await emitter.emit(thinking())
+  const stored = calls.flatMap((c) => c.events)
+  t.strictSame(stored.map((e) => e.seq), stored.map((_, i) => i + 1), 'one seq each')
+  t.strictSame(published, stored)
+  const thoughts = stored.filter((e) => e.type === 'agent_thinking').map((e) => (e.data as { thought: string }).thought)
+  const deltas = stored.filter((e) => e.type === 'answer_delta')
+  t.ok(thoughts.length > 3 && deltas.length > 3, `split: ${thoughts.length - 1} thoughts and ${deltas.length} deltas`)
+  t.equal(thoughts.slice(0, -1).join(''), thought, 'the pieces make the thought again')
+  t.equal(thoughts.at(-1), 'hmm', 'what was emitted next comes after every piece')
+  t.equal(deltas.map((e) => (e.data as { delta: string }).delta).join(''), delta)
+  t.strictSame(deltas.map((e) => (e.data as { reset?: boolean }).reset), [true, ...Array(deltas.length - 1).fill(undefined)], 'only the first piece starts the answer again')
+  t.ok(stored.every((e) => bytes(e) <= MAX_EVENT_BYTES), 'every event within MAX_EVENT_BYTES')
+  // room is kept for a seq of 16 digits and for the first delta's `reset`; a character is at most 6 bytes of JSON
+  const full = [...stored.filter((e) => e.type === 'agent_thinking').slice(0, -2), ...deltas.slice(0, -1)]
+  t.ok(full.every((e) => bytes(e) > MAX_EVENT_BYTES - 15 - 14 - 6), 'every piece but the last of its text is as full as it can be')
+})
+
+t.test('splitText never cuts a character, and each piece is within its room as JSON', async (t) => {
+  for (const room of [6, 7, 50, 1001]) {
+    const text = ODD.repeat(200)
+    const pieces = splitText(text, room)
+    t.equal(pieces.join(''), text)
+    t.ok(pieces.every((p) => p !== '' && Buffer.byteLength(JSON.stringify(p)) - 2 <= room), `room ${room}: every piece fits`)
+    t.ok(pieces.every((p) => !/^[\udc00-\udfff]/.test(p) || p.startsWith('\udc00')), `room ${room}: no piece starts inside a pair`)
+  }
+  t.strictSame(splitText('', 10), [''])
+})
+
+t.test('any other event over MAX_EVENT_BYTES is refused at once with event_too_large, and the run goes on as if it was never emitted', async (t) => {
+  const { emitter, calls } = await setup()
+  await emitter.emit(started())
+  await emitter.emit(executing())
+  const big = 'x'.repeat(MAX_EVENT_BYTES)
+  const tooLarge = (e: EventInput) => {
+    try { emitter.emit(e).catch(() => {}) } catch (err) {
+      t.ok(err instanceof RunFailure, 'a RunFailure, thrown at once')
+      return `${(err as RunFailure).code}: ${(err as Error).message}`
+    }
+    return 'accepted'
+  }
+  t.match(tooLarge({ ...progress(), data: { ...progress().data, message: big } } as EventInput), /^event_too_large: tool_progress would be 64\d{3} bytes of JSON; a run event holds at most 64000$/)
+  t.match(tooLarge({ ...toolDone(), data: { ...toolDone().data, result: { big } } } as EventInput), /^event_too_large: tool_completed would be/)
+  t.match(tooLarge({ ...executing('c2'), data: { ...executing('c2').data, parameters: { big } } } as EventInput), /^event_too_large: tool_executing/)
+  await emitter.emit(toolDone())
+  t.match(tooLarge({ ...completed(), data: { ...completed().data, result: { big } } } as EventInput), /^event_too_large: agent_completed/)
+  await emitter.emit(failed())
+  await emitter.emit(runFailed)
+  t.strictSame(calls.flatMap((c) => c.events).map((e) => `${e.seq} ${e.type}`), ['1 agent_started', '2 tool_executing', '3 tool_completed', '4 agent_error', '5 run_failed'], 'refused events take no seq and change no state')
+})
+
 t.test('open agents and tool calls are listed so an abnormal end can close them', async (t) => {
   const { emitter } = await setup()
   await emitter.emit(started('a1'))
@@ -230,6 +292,21 @@ t.test('a failed append rejects the batch and every later emit; nothing is publi
   await emitter.settled()
   await t.rejects(emitter.emit(thinking()), storeDown)
   t.equal(calls.length, 1)
+  t.strictSame(published, [])
+})
+
+t.test('events emitted while a failing append is retried are not written after it fails', async (t) => {
+  const { emitter, calls, nextCall, published } = await setup({ hold: true })
+  const first = emitter.emit(started())
+  await nextCall()
+  const queued = emitter.emit(thinking())
+  const storeDown = new Error('database or disk is full')
+  calls[0].done.reject(storeDown)
+  await t.rejects(first, storeDown)
+  await t.rejects(queued, storeDown, 'the queued flush fails with the store\'s error, not a fence')
+  await emitter.settled()
+  t.equal(calls.length, 1, 'nothing more reached the store')
+  t.equal(emitter.fenced, false)
   t.strictSame(published, [])
 })
 

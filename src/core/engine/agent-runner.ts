@@ -6,6 +6,7 @@ import { now } from '../events.js'
 import { Ajv } from 'ajv'
 import { DEFAULT_EXPIRES_IN_S, validExpiry, type AgentContext, type AgentDefinition, type AgentRegistry, type AskOptions } from '../registry.js'
 import type { AnswerStream } from './answer-stream.js'
+import type { EngineMetrics } from './engine.js'
 import type { RunInputs } from './interrupts.js'
 import { RunFailure, deadline, isInterruption, raceAbort, timedOut, toErrorBody } from './failures.js'
 import { traceKey, type ResumePlan } from './resume.js'
@@ -28,6 +29,8 @@ export interface RunDeps {
   inputs?: RunInputs
   /** the run's streamed answer; absent: `stream` writes nothing */
   answer?: AnswerStream
+  /** told of each agent attempt and tool call as it closes */
+  metrics?: Pick<EngineMetrics, 'agentEnded' | 'toolEnded'>
 }
 
 /** A sub-agent's caller: its id, and the signal that ends the sub-agent with it. */
@@ -116,7 +119,9 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       }
       await settle(inFlight)
       over = true
-      await emitter.emit({ type: 'agent_completed', data: { ...base, result, attempt, duration_ms: ms(started), timestamp: now() } })
+      const closed = emitter.emit({ type: 'agent_completed', data: { ...base, result, attempt, duration_ms: ms(started), timestamp: now() } })
+      deps.metrics?.agentEnded(name, seconds(started))
+      await closed
       return result
     } catch (err) {
       // an aborted attempt's own tool calls and sub-agents end first (they race the same signal)
@@ -126,7 +131,10 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       const interrupted = isInterruption(failure)
       const retryable = interrupted || (attempt < maxAttempts && !parentSignal.aborted && !(failure instanceof RunFailure && !failure.retryable))
       over = true
-      await emitter.emit({ type: 'agent_error', data: { ...base, error: toErrorBody(failure), retryable, attempt, timestamp: now() } })
+      const error = toErrorBody(failure)
+      const closed = emitter.emit({ type: 'agent_error', data: { ...base, error, retryable, attempt, timestamp: now() } })
+      deps.metrics?.agentEnded(name, seconds(started), error.code)
+      await closed
       if (interrupted || !retryable) throw failure
       scope.log.warn({ agent: name, attempt, err: failure }, 'agent attempt failed, retrying')
       const backoff = limits.retryBaseMs * 2 ** (attempt - 1)
@@ -149,6 +157,8 @@ async function ask (deps: RunDeps, agent: { agent_id: string, agent_name: string
   } catch (err) {
     throw new RunFailure('invalid_request', `ask: invalid schema: ${(err as Error).message}`, false)
   }
+  // the default is what the run records when the question expires: it must fit in that event
+  if (q.default !== undefined) deps.emitter.assertFits({ type: 'input_received', data: { ...agent, interrupt_id: randomUUID(), kind: 'question', by: 'expiry', answer: q.default, timestamp: now() } })
   const answer = await deps.inputs.request(agent, {
     kind: 'question',
     question: q.question,
@@ -160,6 +170,7 @@ async function ask (deps: RunDeps, agent: { agent_id: string, agent_name: string
 }
 
 const ms = (since: number) => Math.round((performance.now() - since) * 10) / 10
+const seconds = (since: number) => (performance.now() - since) / 1000
 
 async function settle (inFlight: Set<Promise<unknown>>) {
   await Promise.allSettled([...inFlight])

@@ -16,7 +16,7 @@ import { RunFailure, cancelled, interruption, isInterruption, toErrorBody, waitA
 import { RunInputs } from './interrupts.js'
 import { resumePlan } from './resume.js'
 import { writerFor } from './event-writer.js'
-import { RunEmitter } from './run-emitter.js'
+import { MAX_EVENT_BYTES, RunEmitter, eventBytes } from './run-emitter.js'
 
 /** Bus channels of the engine: a run to cancel (`{"run_id"}`), and a wake-up for claimers. */
 export const CANCEL_CHANNEL = 'cancel'
@@ -29,8 +29,8 @@ export interface EngineOptions {
   bus: EventBus
   registry: AgentRegistry
   log: Logger
-  /** told of every run's end, e.g. for metrics */
-  onRunEnd?: (status: RunFinish['status']) => void
+  /** told of every run's end, queue wait, agent attempt and tool call, for metrics */
+  metrics?: EngineMetrics
   limits: RunLimits & Pick<Config['limits'], 'runTimeoutMs' | 'runsPerUser' | 'queuedPerUser' | 'runsGlobal' | 'leaseMs'>
   /** this process's name as a lease holder */
   owner?: string
@@ -40,6 +40,18 @@ export interface EngineOptions {
   timers?: boolean
   /** takes one message from the user's allowance or throws `rate_limited` (absent: no limit) */
   rateLimit?: (userId: string) => Promise<void>
+}
+
+/** What the engine tells metrics; durations in seconds. */
+export interface EngineMetrics {
+  /** a run's terminal event is stored; `seconds` since its first start (absent: it never started) */
+  runEnded (status: RunFinish['status'], seconds: number | undefined): void
+  /** a run was claimed for the first time, `seconds` after it was created */
+  runStarted (queuedSeconds: number): void
+  /** an agent attempt closed; `code` when it failed */
+  agentEnded (agent: string, seconds: number, code?: string): void
+  /** a tool call closed; `tool` is empty for a name no tool is registered under, `code` set when it failed */
+  toolEnded (tool: string, seconds: number, code?: string): void
 }
 
 export interface SubmitRequest {
@@ -189,6 +201,8 @@ export function createEngine (opts: EngineOptions) {
     const done = new Promise<void>((resolve) => { settle = resolve })
     const entry: ActiveRun = { run: c.run, epoch: c.epoch, content: c.content, scope: user.forRun(c.run), lost: false, done, settle, storedWaiting: c.run.status === 'waiting', waitSync: Promise.resolve() }
     active.set(c.run.run_id, entry)
+    // every claim bumps the epoch: the first one starts the run (unless it was only claimed to be cancelled)
+    if (c.epoch === 1 && c.run.started_at) opts.metrics?.runStarted((Date.parse(c.run.started_at) - Date.parse(c.run.created_at)) / 1000)
     if (c.cancel_requested) entry.scope.abort(cancelled('cancelled by the user'))
     proceed(entry).catch((err) => entry.scope.log.error({ err }, 'running a claimed run failed'))
   }
@@ -265,7 +279,7 @@ export function createEngine (opts: EngineOptions) {
     try {
       if (scope.signal.aborted) throw scope.signal.reason
       const resume = history.length ? resumePlan(history) : undefined
-      const result = await runAgent({ scope, emitter, registry, limits, content: entry.content, resume, inputs, answer }, run.agent, run.input ?? {})
+      const result = await runAgent({ scope, emitter, registry, limits, content: entry.content, resume, inputs, answer, metrics: opts.metrics }, run.agent, run.input ?? {})
       await answer.finish(answerOf(result))
       await endWith(entry, { type: 'run_completed', data: { result, timestamp: now() } }, { status: 'completed', result, answer: answerOf(result) })
     } catch (err) {
@@ -300,7 +314,8 @@ export function createEngine (opts: EngineOptions) {
         await entry.emitter!.emit({ type: 'input_received', data: { interrupt_id: i.interrupt_id, agent_id: i.agent_id, agent_name: i.agent_name, kind: i.kind, by: 'cancel', timestamp: now() } })
       }
       await entry.emitter!.emit(terminal, () => store.finishRun(entry.run.run_id, entry.epoch, finish))
-      opts.onRunEnd?.(finish.status)
+      const startedAt = entry.run.started_at
+      opts.metrics?.runEnded(finish.status, startedAt ? Math.max(0, Date.now() - Date.parse(startedAt)) / 1000 : undefined)
     } catch (err) {
       if (!(err instanceof FencedError)) entry.scope.log.error({ err }, 'could not record the end of a run')
     }
@@ -373,6 +388,10 @@ export function createEngine (opts: EngineOptions) {
       const e = validate.errors?.[0]
       throw new Errors.InvalidRequest(`${d.kind === 'approval' ? '' : 'answer'}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`.trim())
     }
+    // the run records the answer in an event: one too large for an event is refused before it is stored
+    const received = { type: 'input_received', data: { agent_id: d.agent_id, agent_name: d.agent_name, interrupt_id: req.interrupt_id, kind: d.kind, by: 'user', ...body, timestamp: now() } } as EventInput
+    const bytes = eventBytes(run, received)
+    if (bytes > MAX_EVENT_BYTES) throw new Errors.PayloadTooLarge(`the answer makes an event of ${bytes} bytes; a run event holds at most ${MAX_EVENT_BYTES}`)
     if (!await store.storeInput(runId, { interrupt_id: req.interrupt_id, by: 'user', body })) throw new Errors.InterruptClosed('the interrupt was answered already')
     const local = active.get(runId)
     if (local) local.inputs?.notify(req.interrupt_id)

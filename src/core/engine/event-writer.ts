@@ -48,7 +48,8 @@ export class EventWriter {
     for (let attempt = 0; ; attempt++) {
       try {
         const fenced = await this.#store.appendBatches(batch)
-        this.failing = false
+        // a commit whose every write was fenced stored nothing, so it cannot tell that the store is back
+        if (fenced.size < batch.length) this.failing = false
         for (const p of batch) {
           if (fenced.has(p)) p.reject(new FencedError(`run ${p.run_id}: epoch ${p.epoch} no longer holds seq ${p.events[0]?.seq}`))
           else p.resolve()

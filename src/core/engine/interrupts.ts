@@ -134,9 +134,11 @@ export class RunInputs implements WaitClock {
         expires_at: new Date(expiresAt).toISOString(),
         timestamp: now()
       }
+      // an event refused at once (too large) leaves nothing open
+      const emitted = this.#emitter.emit({ type: 'input_requested', data })
       this.#records.push(record)
       this.#opened(Date.now())
-      await this.#emitter.emit({ type: 'input_requested', data })
+      await emitted
     }
     await this.#onWaiting(true)
     const interrupt = record

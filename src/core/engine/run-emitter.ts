@@ -4,6 +4,7 @@ import { FencedError, type Store } from '../../store/types.js'
 import { writerFor } from './event-writer.js'
 import type { Logger } from '../context.js'
 import { RunEventCheck, TERMINAL_TYPES, firstError, type EventInput, type RunEvent } from '../events.js'
+import { RunFailure } from './failures.js'
 
 /** When a failed publish of a flush is tried again (ms after each failure). */
 const PUBLISH_RETRIES_MS = [1000, 2000, 4000, 8000, 16000, 32000]
@@ -12,7 +13,58 @@ export class ContractViolation extends Error {
   override name = 'ContractViolation'
 }
 
-interface RunIds { run_id: string, thread_id: string, user_id: string }
+/**
+ * The most bytes of JSON one run event may hold (CONTRACT §5), so that its frame, a WebSocket text
+ * frame or an SSE block with its `id:` and `event:` lines, stays within 64 KiB.
+ */
+export const MAX_EVENT_BYTES = 64_000
+
+/** Events whose text may be sent in pieces: several events of the same type, in order. */
+const SPLIT_FIELD: Partial<Record<RunEvent['type'], 'thought' | 'delta'>> = { agent_thinking: 'thought', answer_delta: 'delta' }
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value))
+
+/** An event the agent or tool emits would be over MAX_EVENT_BYTES: the call that emits it throws this. */
+export const eventTooLarge = (type: string, bytes: number) =>
+  new RunFailure('event_too_large', `${type} would be ${bytes} bytes of JSON; a run event holds at most ${MAX_EVENT_BYTES}`)
+
+/** The size of an event of this run as JSON, counting its `seq` at its longest. */
+export function eventBytes (ids: RunIds, input: EventInput): number {
+  return jsonBytes({ type: input.type, seq: Number.MAX_SAFE_INTEGER, run_id: ids.run_id, thread_id: ids.thread_id, user_id: ids.user_id, data: input.data })
+}
+
+/** UTF-8 bytes of one code point inside a JSON string, escaped as JSON.stringify escapes it. */
+function escapedBytes (cp: number): number {
+  if (cp === 0x22 || cp === 0x5c) return 2
+  if (cp < 0x20) return cp === 8 || cp === 9 || cp === 10 || cp === 12 || cp === 13 ? 2 : 6
+  if (cp < 0x80) return 1
+  if (cp < 0x800) return 2
+  if (cp >= 0xd800 && cp <= 0xdfff) return 6 // a lone surrogate becomes \udxxx
+  return cp < 0x10000 ? 3 : 4
+}
+
+/** Cuts text into pieces of at most `room` bytes as JSON string content, never inside a code point. */
+export function splitText (text: string, room: number): string[] {
+  const pieces: string[] = []
+  let start = 0
+  let size = 0
+  for (let i = 0; i < text.length;) {
+    const cp = text.codePointAt(i)!
+    const width = cp > 0xffff ? 2 : 1
+    const bytes = escapedBytes(cp)
+    if (size + bytes > room && i > start) {
+      pieces.push(text.slice(start, i))
+      start = i
+      size = 0
+    }
+    size += bytes
+    i += width
+  }
+  pieces.push(text.slice(start))
+  return pieces
+}
+
+export interface RunIds { run_id: string, thread_id: string, user_id: string }
 
 /**
  * The only way a run's events come to be. It gives each event its `seq`, refuses events that
@@ -83,12 +135,39 @@ export class RunEmitter {
     if (!RunEventCheck.Check(event)) {
       throw new ContractViolation(`${input.type} does not match its schema: ${firstError(RunEventCheck, event)}`)
     }
+    const events = this.#sized(input)
     this.#apply(input)
-    this.#seq = event.seq
-    this.#pending.push(event)
+    for (const e of events) {
+      e.seq = ++this.#seq
+      this.#pending.push(e)
+    }
     if (afterStore) this.#afterStore.push(afterStore)
     this.#flushing ??= this.#scheduleFlush()
     return this.#flushing
+  }
+
+  /** Throws `event_too_large` now for an event that could not be emitted later (a text that may be split always can). */
+  assertFits (input: EventInput): void {
+    const bytes = eventBytes(this.#ids, input)
+    if (SPLIT_FIELD[input.type] === undefined && bytes > MAX_EVENT_BYTES) throw eventTooLarge(input.type, bytes)
+  }
+
+  /**
+   * The event as it goes out (its seq still to be set): whole when it fits MAX_EVENT_BYTES, a long
+   * thought or answer delta in pieces of the same type; anything else too large throws
+   * `event_too_large` before the run's state changes.
+   */
+  #sized (input: EventInput): RunEvent[] {
+    const whole = (data: unknown) => ({ type: input.type, seq: 0, ...this.#ids, data }) as RunEvent
+    const bytes = eventBytes(this.#ids, input)
+    if (bytes <= MAX_EVENT_BYTES) return [whole(input.data)]
+    const field = SPLIT_FIELD[input.type]
+    if (!field) throw eventTooLarge(input.type, bytes)
+    const { [field]: text, ...rest } = input.data as unknown as Record<string, unknown> & { reset?: true }
+    const room = MAX_EVENT_BYTES - eventBytes(this.#ids, { ...input, data: { ...rest, [field]: '' } } as EventInput)
+    // only the first piece of a delta that starts the answer again withdraws the text before it
+    const { reset: _reset, ...later } = rest
+    return splitText(text as string, room).map((piece, i) => whole({ ...(i === 0 ? rest : later), [field]: piece }))
   }
 
   /** Resolves when everything emitted so far is stored and published. */
@@ -104,6 +183,8 @@ export class RunEmitter {
       const after = this.#afterStore
       this.#pending = []
       this.#afterStore = []
+      // a flush queued behind one the store refused writes nothing: its events would follow a gap
+      if (this.#failure) throw this.#failure
       await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch)
       for (const fn of after) await fn()
       // stored is what counts: a follower that misses a message reads the gap from the store

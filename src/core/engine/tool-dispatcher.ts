@@ -49,10 +49,13 @@ export async function callTool (
   let open = true
   const complete = (status: Status, outcome: { result: unknown } | { error: { code: string, message: string } }) => {
     open = false
-    return emitter.emit({
+    const closed = emitter.emit({
       type: 'tool_completed',
       data: { ...ids, status, ...outcome, duration_ms: Math.round((performance.now() - started) * 10) / 10, timestamp: now() }
     })
+    // counted once the call closes (an event refused as too large is not its close); names only of registered tools
+    deps.metrics?.toolEnded(tool ? name : '', (performance.now() - started) / 1000, 'error' in outcome ? outcome.error.code : undefined)
+    return closed
   }
 
   if (rejection) {
