@@ -268,9 +268,9 @@ export function createEngine (opts: EngineOptions) {
       const result = await runAgent({ scope, emitter, registry, limits, content: entry.content, resume, inputs, answer }, run.agent, run.input ?? {})
       // queued in the tick of the root's agent_completed (not awaited in between): the three are stored in one
       // transaction, so a run taken over never finds its root completed without run_completed and its result
-      const streamed = answer.finish(answerOf(result))
+      // (a failed write of that transaction is endWith's to handle)
+      answer.finish(answerOf(result)).catch(() => {})
       await endWith(entry, { type: 'run_completed', data: { result, timestamp: now() } }, { status: 'completed', result, answer: answerOf(result) })
-      await streamed.catch(() => {})
     } catch (err) {
       const reason = scope.signal.aborted ? scope.signal.reason : err
       if (entry.lost || emitter.fenced) return
