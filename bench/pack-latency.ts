@@ -7,7 +7,7 @@
  */
 import { createSigner } from 'fast-jwt'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
@@ -73,9 +73,9 @@ async function measure (workers: number, data: UsageRecord[]) {
     const res = await fetch(`${base}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: QUESTION, input: { ask: false } }) })
     const { run_id: runId } = await res.json() as { run_id: string }
     for (;;) {
-      const run = await (await fetch(`${base}/runs/${runId}`, { headers })).json() as { status: string, result?: { answer: string } }
+      const run = await (await fetch(`${base}/runs/${runId}`, { headers })).json() as { status: string, result?: { answer: string }, error?: { code: string, message: string } }
       if (['completed', 'failed', 'cancelled'].includes(run.status)) {
-        if (run.status !== 'completed') throw new Error(`run ${runId} ${run.status}`)
+        if (run.status !== 'completed') throw new Error(`run ${runId} ${run.status}: ${JSON.stringify(run.error)}`)
         return { ms: performance.now() - t0, first: run.result!.answer.split('\n')[0] }
       }
       await new Promise((resolve) => setTimeout(resolve, 20))
@@ -85,6 +85,10 @@ async function measure (workers: number, data: UsageRecord[]) {
   // one user alone, three times (each run reads its own snapshot)
   const alone: number[] = []
   let first = ''
+  // CPU time of the whole process (event loop, workers, this load generator): unlike wall time, it
+  // hardly moves with what else the machine is doing
+  const cpu = (since: NodeJS.CpuUsage) => { const d = process.cpuUsage(since); return round((d.user + d.system) / 1000) }
+  const cpuAlone = process.cpuUsage()
   for (let i = 0; i < 3; i++) {
     const r = await ask(users[0])
     alone.push(r.ms)
@@ -102,17 +106,24 @@ async function measure (workers: number, data: UsageRecord[]) {
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   })()
+  const aloneCpu = cpu(cpuAlone)
+  const cpuTogether = process.cpuUsage()
   const together = await Promise.all(users.map(async (u) => (await ask(u)).ms))
+  const togetherCpu = cpu(cpuTogether)
   state.done = true
   await probe
   await app.close()
   rmSync(dir, { recursive: true, force: true })
   return {
     analysis_workers: workers,
+    // the machine's 1-minute load average at the end: the figures above depend on it
+    load_average: round(loadavg()[0]),
     records_per_user: data.length,
     first_line: first,
     alone_ms: alone.map(round),
+    alone_cpu_ms_each: round(aloneCpu / 3),
     five_at_once_ms: together.map(round),
+    five_at_once_cpu_ms: togetherCpu,
     health: { probes: health.length, p50_ms: round(pct(health, 50)), p99_ms: round(pct(health, 99)), max_ms: round(Math.max(...health)), over_50ms: health.filter((x) => x > 50).length }
   }
 }

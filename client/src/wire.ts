@@ -68,7 +68,7 @@ export interface AgentCompletedData {
   agent_id: string
   agent_name: string
   timestamp: number
-  result: unknown
+  result?: unknown
   attempt: number
   duration_ms: number
 }

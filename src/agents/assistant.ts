@@ -1,6 +1,5 @@
 import { RunFailure } from '../core/engine/failures.js'
 import { defineAgent, type JsonSchema } from '../core/registry.js'
-import { thoughtStream } from '../llm/thinking.js'
 import type { LlmClient, LlmMessage, LlmToolCall } from '../llm/types.js'
 
 /** A tool as the model is shown it: a registered tool's name, description and input schema. */
@@ -32,14 +31,15 @@ export const createAssistant = (llm: LlmClient, tools: () => readonly ToolInfo[]
     const messages: LlmMessage[] = [{ role: 'system', content: SYSTEM }, { role: 'user', content: ctx.content }]
     let malformed = 0
     for (let round = 1; round <= MAX_ROUNDS; round++) {
-      const thoughts = thoughtStream((t) => ctx.think(t))
-      const reply = await llm.chat({ messages, tools: functions, signal: ctx.signal, onDelta: thoughts.push })
-      thoughts.flush()
+      // the model's text streams as the answer being written, not as thoughts, so the answer is sent once
+      const reply = await llm.chat({ messages, tools: functions, signal: ctx.signal, onDelta: (delta) => ctx.stream(delta) })
       if (!reply.tool_calls.length) {
         const answer = reply.content.trim()
         if (!answer) throw new RunFailure('llm_error', 'the model returned neither an answer nor a tool call')
         return { answer }
       }
+      // text before tool calls was not the answer: a thought (the run's end withdraws it from the deltas)
+      if (reply.content.trim()) ctx.think(reply.content.trim())
       messages.push({ role: 'assistant', content: reply.content || null, tool_calls: reply.tool_calls })
       for (const call of reply.tool_calls) {
         const args = parseArguments(call)

@@ -29,7 +29,13 @@ export const EventDataSchemas = {
     error: Type.Optional(ErrorBodySchema),
     duration_ms: Type.Number({ minimum: 0 })
   }),
-  agent_completed: Type.Object({ ...agentFields, result: Json, attempt: Type.Integer({ minimum: 1 }), duration_ms: Type.Number({ minimum: 0 }) }),
+  agent_completed: Type.Object({
+    ...agentFields,
+    /** absent on the run's root agent: the run's result travels once, in `run_completed` */
+    result: Type.Optional(Json),
+    attempt: Type.Integer({ minimum: 1 }),
+    duration_ms: Type.Number({ minimum: 0 })
+  }),
   agent_error: Type.Object({ ...agentFields, error: ErrorBodySchema, retryable: Type.Boolean(), attempt: Type.Integer({ minimum: 1 }) }),
   input_requested: Type.Object({
     ...agentFields,

@@ -1,5 +1,4 @@
 import type { AgentContext } from '../core/registry.js'
-import { thoughtStream } from './thinking.js'
 import type { LlmClient } from './types.js'
 
 /** Every number in a text, as a canonical decimal: `$1,234.50` → `1234.5`, `05` → `5`. */
@@ -22,11 +21,11 @@ export function unfaithfulNumbers (original: string, reworded: string): string[]
 
 /**
  * Asks the model to reword a Markdown report without touching its figures, streaming the new
- * wording into `agent_thinking` and, token by token, into the answer (`ctx.stream`). Resolves with the new wording when every figure survived it,
+ * wording token by token into the answer (`ctx.stream`), not into `agent_thinking`, so the answer
+ * is not sent twice. Resolves with the new wording when every figure survived it,
  * otherwise with `report` itself and a thought saying why. Throws what the client throws.
  */
 export async function rewordReport (llm: LlmClient, ctx: Pick<AgentContext, 'think' | 'signal'> & Partial<Pick<AgentContext, 'stream'>>, report: string): Promise<string> {
-  const thoughts = thoughtStream((t) => ctx.think(t))
   const reply = await llm.chat({
     messages: [
       {
@@ -39,9 +38,8 @@ export async function rewordReport (llm: LlmClient, ctx: Pick<AgentContext, 'thi
     ],
     signal: ctx.signal,
     // the wording is also the answer being written; if its figures fail the check, the run's end replaces it
-    onDelta: (delta) => { thoughts.push(delta); ctx.stream?.(delta) }
+    onDelta: (delta) => ctx.stream?.(delta)
   })
-  thoughts.flush()
   const reworded = reply.content.trim()
   if (!reworded) {
     ctx.think('The model gave no wording; keeping the computed report.')

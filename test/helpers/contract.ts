@@ -13,7 +13,8 @@ const answerOf = (result: unknown) => typeof result === 'string'
  * Every way `events` (one run's, in the order a client got them) breaks CONTRACT §5 rules 3–4 and
  * §5.6–5.7 (every `input_requested` closed by exactly one `input_received`; `answer_delta`s only
  * while the run is live, adding up to exactly the answer of a completed run), plus contiguous seq
- * from 1 and one run/user/thread throughout. Empty when it keeps them all.
+ * from 1 and one run/user/thread throughout, and the root agent's `agent_completed` without a `result`
+ * (the run's result is in `run_completed` alone). Empty when it keeps them all.
  */
 export function runContractViolations (events: readonly RunEvent[]): string[] {
   const problems: string[] = []
@@ -24,6 +25,7 @@ export function runContractViolations (events: readonly RunEvent[]): string[] {
   const openTools = new Map<string, string>()
   const terminals: number[] = []
   const openInputs = new Map<string, string>()
+  const roots = new Set<string>()
   const askedInputs = new Set<string>()
   let streamed: string | undefined
 
@@ -55,6 +57,7 @@ export function runContractViolations (events: readonly RunEvent[]): string[] {
         const expected = (lastAttempt.get(agentId) ?? 0) + 1
         if (d.attempt !== expected) problems.push(`${at}: attempt ${d.attempt} should be ${expected}`)
         if (d.parent_agent_id !== undefined && !lastAttempt.has(d.parent_agent_id)) problems.push(`${at}: parent ${d.parent_agent_id} never started`)
+        if (d.parent_agent_id === undefined) roots.add(agentId)
         openAgents.set(agentId, d.attempt!)
         lastAttempt.set(agentId, d.attempt!)
         break
@@ -65,6 +68,8 @@ export function runContractViolations (events: readonly RunEvent[]): string[] {
         else openAgents.delete(d.agent_id!)
         // only an interrupted attempt leaves its interrupt open, for the next attempt to wait on
         if (d.error?.code !== 'interrupted' && [...openInputs.values()].includes(d.agent_id!)) problems.push(`${at}: agent ${d.agent_id} ends with an open interrupt`)
+        // the run's result travels once, in run_completed
+        if (e.type === 'agent_completed' && roots.has(d.agent_id!) && 'result' in e.data) problems.push(`${at}: the root agent's agent_completed carries a result`)
         break
       case 'agent_thinking':
         if (!openAgents.has(d.agent_id!)) problems.push(`${at}: agent ${d.agent_id} is not running`)

@@ -126,7 +126,7 @@ for (const [agent, error] of [
     t.strictSame(next.run.result, { answer: 'ok' })
     t.strictSame(shape(next.events), [
       { type: 'agent_started', seq: 1, data: { agent_id: 'agent-1', agent_name: 'good', message: 'Running good', attempt: 1 } },
-      { type: 'agent_completed', seq: 2, data: { agent_id: 'agent-1', agent_name: 'good', result: { answer: 'ok' }, attempt: 1 } },
+      { type: 'agent_completed', seq: 2, data: { agent_id: 'agent-1', agent_name: 'good', attempt: 1 } },
       { type: 'run_completed', seq: 3, data: { result: { answer: 'ok' } } }
     ])
     const messages = await app.inject({ method: 'GET', url: `/threads/${accepted.thread_id}/messages`, headers: auth(USER) })
@@ -185,7 +185,7 @@ t.test('tool failures: each call gets exactly one tool_completed with its status
     { type: 'tool_progress', seq: 11, data: { ...call(5, 'echo'), message: 'half way', progress: 0.5 } },
     { type: 'tool_progress', seq: 12, data: { ...call(5, 'echo'), message: 'no fraction' } },
     { type: 'tool_completed', seq: 13, data: { ...call(5, 'echo'), status: 'success', result: { echo: 'hi' } } },
-    { type: 'agent_completed', seq: 14, data: { ...agent, result: { outcomes }, attempt: 1 } },
+    { type: 'agent_completed', seq: 14, data: { ...agent, attempt: 1 } },
     { type: 'run_completed', seq: 15, data: { result: { outcomes } } }
   ])
   t.equal(run.status, 'completed')
@@ -203,7 +203,7 @@ t.test('a sub-agent carries parent_agent_id', async (t) => {
     { type: 'agent_started', seq: 1, data: { agent_id: 'agent-1', agent_name: 'caller', message: 'Running caller', attempt: 1 } },
     { type: 'agent_started', seq: 2, data: { agent_id: 'agent-2', agent_name: 'good', message: 'Running good', attempt: 1, parent_agent_id: 'agent-1' } },
     { type: 'agent_completed', seq: 3, data: { agent_id: 'agent-2', agent_name: 'good', result: { answer: 'ok' }, attempt: 1 } },
-    { type: 'agent_completed', seq: 4, data: { agent_id: 'agent-1', agent_name: 'caller', result: { sub: { answer: 'ok' } }, attempt: 1 } },
+    { type: 'agent_completed', seq: 4, data: { agent_id: 'agent-1', agent_name: 'caller', attempt: 1 } },
     { type: 'run_completed', seq: 5, data: { result: { sub: { answer: 'ok' } } } }
   ])
   t.strictSame(run.result, { sub: { answer: 'ok' } })
@@ -223,7 +223,7 @@ t.test('a workflow runs its steps as their dependencies allow, each step a sub-a
   t.equal(shaped.length, 11, '1 + 4 × 2 + 1 agent events, then run_completed')
   t.strictSame(shaped[0], { type: 'agent_started', seq: 1, data: { agent_id: 'agent-1', agent_name: 'diamond', message: 'Running workflow diamond', attempt: 1 } })
   t.strictSame(shaped.slice(-2), [
-    { type: 'agent_completed', seq: 10, data: { agent_id: 'agent-1', agent_name: 'diamond', result, attempt: 1 } },
+    { type: 'agent_completed', seq: 10, data: { agent_id: 'agent-1', agent_name: 'diamond', attempt: 1 } },
     { type: 'run_completed', seq: 11, data: { result } }
   ])
   const steps = shaped.slice(1, -2)

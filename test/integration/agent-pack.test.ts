@@ -119,6 +119,39 @@ for (const profile of ['enterprise', 'team'] as const) {
   })
 }
 
+t.test('the answer crosses the wire once in full: in run_completed, besides the deltas that add up to it', async (t) => {
+  const app = await build(t)
+  await app.store.importUsage('dora', sampleRecords('team'))
+  const frames: string[] = []
+  let ended!: () => void
+  const done = new Promise<void>((resolve) => { ended = resolve })
+  const socket = await app.injectWS('/ws', { headers: auth('dora') }, {
+    onInit: (ws) => ws.on('message', (raw) => {
+      frames.push(raw.toString())
+      if (JSON.parse(raw.toString()).type === 'run_completed') ended()
+    })
+  })
+  t.teardown(() => socket.terminate())
+  socket.send(JSON.stringify({ type: 'message', content: 'How can we cut our LLM costs?' }))
+  await done
+
+  const events = frames.map((f) => JSON.parse(f)).filter((f) => typeof f.seq === 'number') as RunEvent[]
+  assertRunContract(t, events)
+  t.same(events, await getEvents(app, 'dora', events[0].run_id), 'the frames are the stored events')
+  const answer = (events.at(-1)!.data as { result: SupervisorResult }).result.answer
+  const quoted = JSON.stringify(answer).slice(1, -1)
+  t.strictSame(frames.filter((f) => f.includes(quoted)).map((f) => JSON.parse(f).type), ['run_completed'], 'one frame carries the whole answer')
+  const deltas = events.filter((e) => e.type === 'answer_delta').map((e) => e.data as { delta: string, reset?: true })
+  t.ok(deltas.length > 1, 'the answer streamed in pieces')
+  t.equal(deltas.map((d) => d.delta).join(''), answer, 'which add up to it')
+  t.notOk(deltas.some((d) => d.reset), 'none withdrawn')
+  const root = events.find((e) => e.type === 'agent_completed' && (e.data as { agent_name: string }).agent_name === 'supervisor')!
+  t.notOk('result' in root.data, 'the root agent\'s agent_completed carries no result')
+  const thoughts = events.filter((e) => e.type === 'agent_thinking').map((e) => (e.data as { thought: string }).thought)
+  t.strictSame(thoughts.filter((x) => x.length >= 20 && answer.includes(x)), [], 'no thought repeats a piece of the answer')
+  t.notOk(thoughts.some((x) => x.includes(answer.split('\n')[0])), 'nor its first line')
+})
+
 t.test('a dataset that calls for every kind of recommendation', async (t) => {
   const app = await build(t)
   const records = synthetic()

@@ -63,10 +63,12 @@ t.test('assistant: each tool call of the model is a real tool call, its result g
   t.equal(completed.tool_call_id, executing.tool_call_id)
   const summary = completed.result
   t.strictSame(run.result, { answer: `You spent $${summary.total_cost_usd} across ${summary.total_requests} requests.` })
-  t.strictSame(events.map((e) => e.type).filter((x) => x !== 'agent_thinking' && x !== 'tool_progress'),
+  t.strictSame(events.map((e) => e.type).filter((x) => x !== 'agent_thinking' && x !== 'tool_progress' && x !== 'answer_delta'),
     ['agent_started', 'tool_executing', 'tool_completed', 'agent_completed', 'run_completed'])
-  t.strictSame(thoughts(events, 'assistant'), ['Looking at spend by provider.', `You spent $${summary.total_cost_usd} across ${summary.total_requests} requests.`],
-    'the model\'s text streams into agent_thinking')
+  t.strictSame(thoughts(events, 'assistant'), ['Looking at spend by provider.'], 'the text before a tool call is a thought; the answer is not')
+  t.ok(ofType(events, 'answer_delta').length > 1, 'the model\'s text streams as the answer (the deltas add up to it: the contract check)')
+  t.strictSame(events.filter((e) => JSON.stringify(e.data).includes(JSON.stringify((run.result as { answer: string }).answer))).map((e) => e.type).filter((x) => x !== 'answer_delta'),
+    ['run_completed'], 'the answer is carried in full once, besides its deltas')
 
   t.equal(fake.requests.length, 2)
   const [first, second] = fake.requests
@@ -234,7 +236,8 @@ t.test('reporting: a wording that changes a figure is dropped for the computed r
   t.equal((run.result as { answer: string }).answer, reference.answer, 'and the answer is that report, unchanged')
   // the supervisor words the answer itself, so the run carries it once
   t.ok(thoughts(events, 'supervisor').some((x) => /^The model's wording changed figures \(.+\); keeping the computed report/.test(x)))
-  t.ok(thoughts(events, 'supervisor').length > 3, 'the wording streamed into agent_thinking')
+  t.ok(ofType(events, 'answer_delta').some((d) => d.reset === true), 'the wording streamed as the answer, then was withdrawn for the report')
+  t.notOk(thoughts(events, 'supervisor').some((x) => x.includes('$') && !x.startsWith('The model\'s wording changed figures')), 'no thought repeats the wording')
 
   fake.otherwise = (req) => isTriage(req)
     ? { text: 'intent: general_question' }

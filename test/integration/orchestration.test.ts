@@ -70,7 +70,7 @@ t.test('five tools in one agent: one agent_started, each tool_executing followed
     ...call(3, 'upper', { text: 'count these four words' }, { upper: 'COUNT THESE FOUR WORDS' }),
     ...call(4, 'word_count', { text: 'count these four words' }, { words: 4 }),
     ...call(5, 'pause', { ms: 5, tag: 'five' }, { paused_ms: 5 }),
-    { type: 'agent_completed', data: { ...agent, result, attempt: 1 } },
+    { type: 'agent_completed', data: { ...agent, attempt: 1 } },
     { type: 'run_completed', data: { result } }
   ])
   t.strictSame(events.map((e) => e.type).filter((type) => type === 'agent_started'), ['agent_started'], 'exactly one agent_started')
@@ -101,7 +101,7 @@ t.test('a sequential workflow runs its steps in dependency order, each handed it
     ...child(2, 'step_a', a),
     ...child(3, 'step_b', b),
     ...child(4, 'step_c', c),
-    { type: 'agent_completed', data: { ...root, result, attempt: 1 } },
+    { type: 'agent_completed', data: { ...root, attempt: 1 } },
     { type: 'run_completed', data: { result } }
   ])
   t.strictSame(fixture.record.starts.map((s) => s.agent), ['step_a', 'step_b', 'step_c'], 'the step bodies ran in that order')

@@ -35,3 +35,31 @@ t.test('a store that fails its writes for a while: readiness says so, and every 
   t.ok(interrupted.length >= 1, 'a run was cut off by the failure and taken up again')
   t.equal((await app.inject({ url: '/health/ready' })).statusCode, 200, 'ready again')
 })
+
+// The root agent's agent_completed carries no result (it is in run_completed alone), so the two are
+// stored in one transaction: a run whose end the store refused is taken up again and still gets its result.
+t.test('the root\'s end and run_completed are stored together; a run whose end was refused completes with its result', async (t) => {
+  const app = await build(t, { AGENT_MODULES: './test/fixtures/slow-agents.mjs', LEASE_MS: '1000' })
+  const appendBatches = app.store.appendBatches.bind(app.store)
+  const refused: string[][] = []
+  app.store.appendBatches = async (batches) => {
+    const types = batches.flatMap((b) => b.events.map((e) => e.type))
+    // the first commit of the run's end and its retries fail
+    if (types.includes('run_completed') && refused.length < 4) {
+      refused.push(types)
+      throw new Error('SQLITE_BUSY: database is locked')
+    }
+    return await appendBatches(batches)
+  }
+  const { run_id } = await postMessage(app, 'dan', { content: 'slowly', agent: 'slow', input: { steps: 1, ms: 10 } })
+  const run = await waitForRun(app, 'dan', run_id)
+  t.equal(run.status, 'completed')
+  t.strictSame(refused[0].slice(-2), ['agent_completed', 'run_completed'], 'the root\'s agent_completed was in the refused commit')
+  const events = await getEvents(app, 'dan', run_id)
+  assertRunContract(t, events)
+  t.strictSame(events.filter((e) => e.type === 'agent_completed' || e.type === 'agent_error').map((e) => [e.type, (e.data as { attempt: number }).attempt]),
+    [['agent_error', 1], ['agent_completed', 2]], 'the lost end was never stored: the attempt was interrupted, and the next one completed')
+  const result = (events.at(-1)!.data as { result: unknown }).result
+  t.ok(result, 'run_completed holds a result')
+  t.strictSame(run.result, result, 'which is the run\'s')
+})

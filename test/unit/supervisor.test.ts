@@ -35,7 +35,7 @@ t.test('the built-in module registers every agent and tool of the pack', async (
   ])
 })
 
-/** How many events carry the answer's text: the run's own result and the root agent's (the engine repeats it), nothing else. */
+/** Which events carry the answer's text (its first 200 characters): the run's result alone, not the root agent's agent_completed. */
 const carriers = (run: Awaited<ReturnType<typeof supervise>>) =>
   run.events.filter((e) => JSON.stringify(e.data).includes(JSON.stringify(run.result.answer).slice(1, 200))).map((e) => `${e.type}:${(e.data as { agent_name?: string }).agent_name ?? ''}`)
 
@@ -110,7 +110,7 @@ t.test('a general question: the first line answers it, the run carries the answe
   const recent = between(sample, '2025-08-04', '2025-08-31')
   t.match(r.answer, `At the rate of the last 28 days (4–31 Aug 2025), that is ${dollars(costOf(recent) * 30 / 28)} a month.`)
   t.strictSame(r.totals, { period: resultOf(run, 'data').period, total_cost_usd: cents(total), total_requests: requestsOf(sample), monthly_run_rate_usd: cents(costOf(recent) * 30 / 28) })
-  t.strictSame(carriers(run), ['agent_completed:supervisor', 'run_completed:'], 'the answer travels in the root agent\'s result and the run\'s, nowhere else')
+  t.strictSame(carriers(run), ['run_completed:'], 'the answer travels in the run\'s result, nowhere else')
 })
 
 t.test('the period asked for: its figures, said back; a period without data says so and offers the nearest', async (t) => {
@@ -160,7 +160,7 @@ t.test('a cost question: optimization and a plan, recommendations sorted by savi
   t.notMatch(r.answer, /### Spend by|### Top/, 'no breakdown table in a savings answer')
   t.match(r.answer, /### Plan\n\n\*\*Phase 1: Quick wins\.\*\*/)
   t.match(r.answer, /\n\*\*Phase 2: Model changes behind an evaluation\.\*\*/)
-  t.strictSame(carriers(run), ['agent_completed:supervisor', 'run_completed:'])
+  t.strictSame(carriers(run), ['run_completed:'])
 })
 
 t.test('an anomaly question, with the day it names', async (t) => {

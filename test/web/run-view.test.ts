@@ -21,7 +21,7 @@ const story: PageEvent[] = [
   ev(9, 'tool_executing', { ...B, tool_name: 'usage_summary', tool_call_id: 't2', parameters: { by: 'model' } }),
   ev(10, 'tool_completed', { ...B, tool_name: 'usage_summary', tool_call_id: 't2', status: 'success', result: { total: 3 }, duration_ms: 20.5 }),
   ev(11, 'agent_completed', { ...B, result: { total: 3 }, attempt: 2, duration_ms: 40 }),
-  ev(12, 'agent_completed', { ...A, result: { answer: '## Spend\n\n$3' }, attempt: 1, duration_ms: 90 }),
+  ev(12, 'agent_completed', { ...A, attempt: 1, duration_ms: 90 }),
   ev(13, 'run_completed', { result: { answer: '## Spend\n\n$3' } })
 ]
 
@@ -56,6 +56,8 @@ t.test('a run with a sub-agent, a failed tool, a retry and an answer', async (t)
   })
   t.equal(view.tools.t2.status, 'success')
   t.strictSame(view.tools.t2.result, { total: 3 })
+  t.strictSame(view.agents.b1.result, { total: 3 }, 'a sub-agent keeps its result')
+  t.notOk('result' in view.agents.a1, 'the root has none: the answer is the run\'s')
   t.strictSame(runStats(view), { agents: 2, tools: 2, failedTools: 1, retries: 1 })
 })
 

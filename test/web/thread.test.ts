@@ -11,7 +11,7 @@ const thought = (run: string, seq: number) => ev(run, seq, 'agent_thinking', { t
 /** A stored thread: run `done` finished, run `live` has 3 events so far. */
 function store (): ThreadSource & { asked: Array<[string, number]> } {
   const events: Record<string, PageEvent[]> = {
-    done: [started('done'), ev('done', 2, 'agent_completed', { result: 'ok', attempt: 1, duration_ms: 5 }), ev('done', 3, 'run_completed', { result: 'ok' })],
+    done: [started('done'), ev('done', 2, 'agent_completed', { attempt: 1, duration_ms: 5 }), ev('done', 3, 'run_completed', { result: 'ok' })],
     live: [started('live'), thought('live', 2), thought('live', 3), thought('live', 4), thought('live', 5)]
   }
   const stored = { done: 3, live: 3 } as Record<string, number>

@@ -119,9 +119,14 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
       }
       await settle(inFlight)
       over = true
-      const closed = emitter.emit({ type: 'agent_completed', data: { ...base, result, attempt, duration_ms: ms(started), timestamp: now() } })
       deps.metrics?.agentEnded(name, seconds(started))
-      await closed
+      if (parent) {
+        await emitter.emit({ type: 'agent_completed', data: { ...base, result, attempt, duration_ms: ms(started), timestamp: now() } })
+        return result
+      }
+      // the root's result travels once, in run_completed: not awaited, so the engine queues the
+      // answer's last delta and run_completed in this tick and the three are stored in one transaction
+      emitter.emit({ type: 'agent_completed', data: { ...base, attempt, duration_ms: ms(started), timestamp: now() } }).catch(() => {})
       return result
     } catch (err) {
       // an aborted attempt's own tool calls and sub-agents end first (they race the same signal)

@@ -280,7 +280,10 @@ export function createEngine (opts: EngineOptions) {
       if (scope.signal.aborted) throw scope.signal.reason
       const resume = history.length ? resumePlan(history) : undefined
       const result = await runAgent({ scope, emitter, registry, limits, content: entry.content, resume, inputs, answer, metrics: opts.metrics }, run.agent, run.input ?? {})
-      await answer.finish(answerOf(result))
+      // queued in the tick of the root's agent_completed (not awaited in between): the three are stored in one
+      // transaction, so a run taken over never finds its root completed without run_completed and its result
+      // (a failed write of that transaction is endWith's to handle)
+      answer.finish(answerOf(result)).catch(() => {})
       await endWith(entry, { type: 'run_completed', data: { result, timestamp: now() } }, { status: 'completed', result, answer: answerOf(result) })
     } catch (err) {
       const reason = scope.signal.aborted ? scope.signal.reason : err

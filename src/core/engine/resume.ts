@@ -36,6 +36,8 @@ export function resumePlan (history: readonly RunEvent[]): ResumePlan {
       }
       trace.attempt = d.attempt!
     } else if (e.type === 'agent_completed') {
+      // a step's result is in its agent_completed; the root's is not (CONTRACT v1.3), but the root's
+      // agent_completed is stored with run_completed, so a run that has one is over (or older, with its result)
       const trace = byId.get(d.agent_id!)
       if (trace) trace.outcome = { result: d.result }
     } else if (e.type === 'agent_error') {

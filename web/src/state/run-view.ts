@@ -233,7 +233,8 @@ const reducers: Record<string, Reducer> = {
     const agent = view.agents[data.agent_id]
     if (!agent) return
     agent.status = 'completed'
-    agent.result = data.result
+    // a sub-agent's own result; the root's is the run's, read from run_completed
+    if ('result' in data) agent.result = data.result
     agent.duration_ms = data.duration_ms
   },
   agent_error (view, { seq, data }) {
