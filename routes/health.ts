@@ -63,7 +63,8 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, 
   }, async (request, reply) => {
     const ok = (p: Promise<unknown>) => p.then(() => 'ok' as const, (err) => { request.log.warn({ err }, 'readiness check failed'); return 'failing' as const })
     const checks = {
-      store: app.engine.storeFailing ? 'failing' as const : await ok(fileCheck().then(() => app.store.ping())),
+      // a failing store is back only once it takes a write again: a read would answer while the disk is full
+      store: await ok(fileCheck().then(() => app.engine.storeFailing ? app.engine.probeStore() : app.store.ping())),
       bus: await ok(app.bus.ping()),
       engine: app.engine.accepting && !app.draining ? 'ok' as const : 'shutting_down' as const
     }

@@ -494,6 +494,15 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       await sql`select 1`.execute(db)
     },
 
+    async probeWrite () {
+      // expired from the start, and gone before the transaction ends: no one can ever use it
+      const ticket = `probe-${randomUUID()}`
+      await writeTx(async (trx) => {
+        await trx.insertInto('ws_tickets').values({ ticket, user_id: '', expires_at: 0, token_exp: 0 }).execute()
+        await trx.deleteFrom('ws_tickets').where('ticket', '=', ticket).execute()
+      })
+    },
+
     async close () {
       await db.destroy()
     }

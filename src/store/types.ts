@@ -231,5 +231,7 @@ export interface Store extends Housekeeping {
   deleteUsage (userId: string): Promise<number>
 
   ping (): Promise<void>
+  /** a real write (a row inserted and deleted in one write transaction): fails when the store refuses writes */
+  probeWrite (): Promise<void>
   close (): Promise<void>
 }

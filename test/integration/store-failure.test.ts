@@ -16,11 +16,14 @@ t.test('a store that fails its writes for a while: readiness says so, and every 
 
   const appendBatches = app.store.appendBatches.bind(app.store)
   let failures = 0
+  const probeWrite = app.store.probeWrite.bind(app.store)
   app.store.appendBatches = async () => { failures++; throw new Error('SQLITE_FULL: database or disk is full') }
+  app.store.probeWrite = async () => { throw new Error('SQLITE_FULL: database or disk is full') }
   await until(async () => app.engine.storeFailing || undefined, 'a commit failed after its retries')
   const ready = await app.inject({ url: '/health/ready' })
   t.strictSame([ready.statusCode, ready.json().checks.store], [503, 'failing'])
   app.store.appendBatches = appendBatches
+  app.store.probeWrite = probeWrite
 
   for (const r of runs) {
     const run = await waitForRun(app, r.user, r.run_id)

@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import { buildApp, type App } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { splitSchema } from '../../src/store/database.js'
 import { TEST_SECRET, auth, build } from '../helpers/app.js'
 import { assertRunContract } from '../helpers/contract.js'
 import { dropSchema, freshDatabaseUrl, requirePostgres } from '../helpers/db.js'
@@ -16,6 +18,8 @@ import { SLOW_AGENTS, TERMINAL, until } from '../helpers/ws.js'
 // Postgres: the connection to it is cut). Every run must still end, with its terminal event stored,
 // readiness must say the store is failing meanwhile, and the process must keep answering. The store
 // comes back once a commit has failed for good: conditions are waited for (generous bounds), never timed.
+// Then a process left with no run at all (its run taken over and finished by another member meanwhile)
+// must still see the store come back: readiness probes it with a write of its own.
 
 const USERS = ['ann', 'ben', 'cat']
 const BOUND_MS = 50_000
@@ -60,6 +64,33 @@ async function outage (t: Tap, app: App, fail: () => Promise<unknown>, restore: 
   t.ok(appendErrors >= 4, `the failed commit and its 3 retries counted as store errors (${appendErrors})`)
 }
 
+/**
+ * One run fails on this process with the store; another member takes it over and finishes it while
+ * the store is down for this process (`takeOver`, which also ends the outage). With no run left to
+ * commit events of, readiness alone must find the store back.
+ */
+async function outageWithNoRunLeft (t: Tap, app: App, fail: () => Promise<unknown>, takeOver: (runId: string) => Promise<unknown>) {
+  const r = await postMessage(app, 'dan', { content: 'slowly', agent: 'slow', input: { steps: 50, ms: 200 } })
+  await until(async () => (await getEvents(app, 'dan', r.run_id)).length >= 3 || undefined, 'the run under way', BOUND_MS)
+  await fail()
+  await until(async () => app.engine.storeFailing || undefined, 'a commit to fail after its retries', BOUND_MS)
+  await until(async () => app.engine.activeRuns === 0 || undefined, 'the run to stop on this process', BOUND_MS)
+  const ready = await app.inject({ url: '/health/ready' })
+  t.strictSame([ready.statusCode, ready.json().checks.store], [503, 'failing'], 'the probe is refused too: still failing')
+  await takeOver(r.run_id)
+
+  const back = await until(async () => {
+    const res = await app.inject({ url: '/health/ready' })
+    return res.statusCode === 200 ? res : undefined
+  }, 'readiness back with no run in flight', BOUND_MS)
+  t.strictSame(back.json(), { status: 'ready', checks: { store: 'ok', bus: 'ok', engine: 'ok' } }, 'ready again, store ok')
+  t.equal(app.engine.activeRuns, 0, 'no run of this process wrote it back')
+  t.equal(app.engine.storeFailing, false)
+}
+
+/** What the member that took the run over leaves in its row once it finished it. */
+const FINISHED_ELSEWHERE = "status = 'failed', finished_at = '2026-01-01T00:00:00.000Z', lease_owner = null, lease_expires_at = null, epoch = epoch + 1"
+
 interface Tap { teardown (fn: () => unknown): void, strictSame: (...a: any[]) => boolean, equal: (...a: any[]) => boolean, ok: (...a: any[]) => boolean, fail: (m: string) => unknown }
 
 t.test('SQLite: another connection makes every write of run events and run rows fail, as a full disk would', async (t) => {
@@ -73,10 +104,20 @@ t.test('SQLite: another connection makes every write of run events and run rows 
   t.teardown(() => other.close())
   // no wait of its own: a store transaction under way (it spans awaits) is let finish first
   const write = (sql: string) => until(async () => { try { other.exec(sql); return true } catch { return undefined } }, 'the write lock', BOUND_MS)
-  await outage(t, app, () => write(`
+  // the tickets too: the readiness probe writes one
+  const fail = () => write(`
     CREATE TRIGGER outage_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
     CREATE TRIGGER outage_runs BEFORE UPDATE ON runs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
-  `), () => write('DROP TRIGGER outage_events; DROP TRIGGER outage_runs;'))
+    CREATE TRIGGER outage_tickets BEFORE INSERT ON ws_tickets BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
+  `)
+  const restore = 'DROP TRIGGER outage_events; DROP TRIGGER outage_runs; DROP TRIGGER outage_tickets;'
+  await outage(t, app, fail, () => write(restore))
+  // the run finished elsewhere and the store back, in one transaction: this process never gets the run again
+  const takeOver = other.transaction((runId: string) => {
+    other.exec(restore)
+    other.prepare(`UPDATE runs SET ${FINISHED_ELSEWHERE} WHERE run_id = ?`).run(runId)
+  })
+  await outageWithNoRunLeft(t, app, fail, (runId) => until(async () => { try { takeOver.immediate(runId); return true } catch { return undefined } }, 'the write lock', BOUND_MS))
 })
 
 /** A TCP proxy to Postgres that the test can cut: open connections are dropped, new ones refused. */
@@ -118,4 +159,16 @@ t.test('Postgres: the connection to the database is cut', { skip: postgres ? fal
   })
   await app.ready()
   await outage(t, app, async () => proxy.cut(), async () => proxy.restore())
+  // the other member reaches the database, not through this process's proxy
+  await outageWithNoRunLeft(t, app, async () => proxy.cut(), async (runId) => {
+    const { connectionString, schema } = splitSchema(direct.toString())
+    const client = new pg.Client({ connectionString })
+    await client.connect()
+    try {
+      await client.query(`update "${schema}".runs set ${FINISHED_ELSEWHERE} where run_id = $1`, [runId])
+    } finally {
+      await client.end()
+    }
+    proxy.restore()
+  })
 })

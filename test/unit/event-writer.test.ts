@@ -10,12 +10,16 @@ const event = (run: string, seq: number): RunEvent => ({
 /** A store whose group commits the test sees; `fail` makes the next commits throw, `fence` refuses runs. */
 function fakeStore () {
   const commits: Array<Array<[string, number[]]>> = []
-  const state = { fail: 0, fence: new Set<string>() }
+  const state: { fail: number, fence: Set<string>, probing?: () => Promise<void> } = { fail: 0, fence: new Set<string>() }
   const store = {
     async appendBatches (batches: readonly EventBatch[]) {
       if (state.fail > 0) { state.fail--; throw new Error('database is locked') }
       commits.push(batches.map((b) => [b.run_id, b.events.map((e) => e.seq)]))
       return new Set(batches.filter((b) => state.fence.has(b.run_id)))
+    },
+    async probeWrite () {
+      await state.probing?.()
+      if (state.fail > 0) { state.fail--; throw new Error('database is full') }
     }
   } as unknown as Store
   return { store, commits, state }
@@ -60,4 +64,30 @@ t.test('a failed commit is retried on its schedule; it fails its writes only aft
   t.equal(writer.failing, true, 'a commit that wrote nothing does not make the store well')
   await writer.write('r1', 1, [event('r1', 2)])
   t.equal(writer.failing, false, 'and tells when it is back')
+})
+
+t.test('while failing, a probe that writes clears the flag; one the store refuses leaves it, with the error', async (t) => {
+  const { store, state } = fakeStore()
+  const writer = new EventWriter(store, [])
+  state.fail = 1
+  await t.rejects(writer.write('r1', 1, [event('r1', 1)]), /database is locked/)
+  t.equal(writer.failing, true)
+  state.fail = 1
+  await t.rejects(writer.probe(), /database is full/)
+  t.equal(writer.failing, true, 'a refused probe: still failing')
+  await writer.probe()
+  t.equal(writer.failing, false, 'the store took a write: no longer failing, with no commit at all')
+
+  // a commit that fails for good while a probe runs wins: the probe's write may have come before the failure
+  state.fail = 1
+  await t.rejects(writer.write('r1', 1, [event('r1', 1)]), /database is locked/)
+  let release = () => {}
+  state.probing = () => new Promise<void>((resolve) => { release = resolve })
+  const probe = writer.probe()
+  state.fail = 1
+  await t.rejects(writer.write('r1', 1, [event('r1', 1)]), /database is locked/)
+  state.probing = undefined
+  release()
+  await probe
+  t.equal(writer.failing, true, 'a commit failed while the probe ran')
 })

@@ -380,6 +380,13 @@ for (const base of databaseUrls()) {
       t.strictSame(results.filter((r) => r !== undefined), [{ user_id: 'bob', token_exp: 2000 }], 'one winner')
     })
 
+    t.test('probeWrite writes and leaves nothing behind', async (t) => {
+      const store = await open(t, base)
+      await store.createTicket({ ticket: 'tk-1', user_id: 'alice', expires_at: 1000, token_exp: 2000 })
+      await Promise.all([store.probeWrite(), store.probeWrite()])
+      t.equal(await store.purgeTickets(Number.MAX_SAFE_INTEGER), 1, 'only the real ticket was there')
+    })
+
     t.test('several stores migrate one database at the same time', async (t) => {
       const url = freshDatabaseUrl(base)
       const stores = await Promise.all([1, 2, 3].map(() => createStore(url)))

@@ -506,6 +506,8 @@ export function createEngine (opts: EngineOptions) {
     get accepting () { return accepting },
     /** the last group commit of run events failed, even after its retries */
     get storeFailing () { return writerFor(store).failing },
+    /** while `storeFailing`: a real write; it clears `storeFailing` when it succeeds, rejects with the store's error when not */
+    probeStore: () => writerFor(store).probe(),
     get activeRuns () { return active.size },
     /** runs running in this process, and runs queued in the store for any process */
     stats: async () => ({ running: active.size, waiting: await store.countQueued() })

@@ -18,8 +18,10 @@ export class EventWriter {
   readonly #retryMs: readonly number[]
   #queue: Pending[] = []
   #running: Promise<void> | undefined
-  /** the last commit failed, even after its retries: readiness reports the store failing */
+  /** the last commit failed, even after its retries: readiness reports the store failing until a write succeeds */
   failing = false
+  /** commits failed for good so far: a probe clears `failing` only if none failed while it ran */
+  #failures = 0
 
   constructor (store: Store, retryMs: readonly number[] = RETRY_MS) {
     this.#store = store
@@ -58,12 +60,23 @@ export class EventWriter {
       } catch (err) {
         if (attempt >= this.#retryMs.length) {
           this.failing = true
+          this.#failures++
           for (const p of batch) p.reject(err as Error)
           return
         }
         await sleep(this.#retryMs[attempt])
       }
     }
+  }
+
+  /**
+   * While failing, a process that gets no more events to commit would never see the store come
+   * back: readiness calls this instead, a write of the store's own. Rejects while the store refuses it.
+   */
+  async probe (): Promise<void> {
+    const failures = this.#failures
+    await this.#store.probeWrite()
+    if (this.#failures === failures) this.failing = false
   }
 }
 
