@@ -10,7 +10,7 @@ const FRAME_MAX = 64 * 1024
 const UNIT = 'a"\\\n\u0001é€😀'
 const TIMES = 20_000
 const TEXT = UNIT.repeat(TIMES)
-const TOO_LARGE = /^(tool_completed|tool_executing|tool_progress|agent_completed) would be \d+ bytes of JSON; a run event holds at most 64000$/
+const TOO_LARGE = /^(tool_completed|tool_executing|tool_progress|agent_completed|run_completed) would be \d+ bytes of JSON; a run event holds at most 64000$/
 
 /** Runs the `big` agent over a WebSocket, with an SSE reader from its acceptance: the size of every frame each got. */
 async function bigRun (t: Tap, server: Server, user: string, input: Record<string, unknown>) {

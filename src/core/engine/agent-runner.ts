@@ -118,6 +118,8 @@ export async function runAgent (deps: RunDeps, name: string, input: Record<strin
         throw new RunFailure('invalid_result', `agent ${name} result: ${registered.validateOutput.errors?.[0]?.message ?? 'invalid'}`)
       }
       await settle(inFlight)
+      // the root's result goes out in run_completed: one too large fails the agent here, like a sub-agent's
+      if (!parent) emitter.assertFits({ type: 'run_completed', data: { result, timestamp: now() } })
       over = true
       deps.metrics?.agentEnded(name, seconds(started))
       if (parent) {
