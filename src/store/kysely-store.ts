@@ -1,6 +1,6 @@
 import { Migrator, sql, type ExpressionBuilder, type Insertable, type Kysely } from 'kysely'
 import { randomUUID } from 'node:crypto'
-import type { RunEvent } from '../core/events.js'
+import { eventDataJson, storedEvent, type RunEvent } from '../core/events.js'
 import { Errors } from '../errors.js'
 import { openDatabase, type Database, type Dialect } from './database.js'
 import { createHousekeeping } from './housekeeping.js'
@@ -235,14 +235,14 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
         .where('run_id', '=', runId).where('seq', '>', afterSeq).orderBy('seq')
       if (limit !== undefined) query = query.limit(limit)
       const rows = await query.execute()
-      return rows.map((e) => ({
+      return rows.map((e) => storedEvent({
         type: e.type,
         seq: e.seq,
         run_id: runId,
         thread_id: run.thread_id,
         user_id: e.user_id,
         data: JSON.parse(e.data)
-      }) as RunEvent)
+      } as RunEvent, e.data))
     },
 
     async stats (userId) {
@@ -296,7 +296,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
           const kept = await fence(trx, [...once.values()])
           for (const b of once.values()) {
             if (!kept.has(b.run_id)) { fenced.add(b); continue }
-            for (const e of b.events) rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: JSON.stringify(e.data), created_at: at })
+            for (const e of b.events) rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: eventDataJson(e), created_at: at })
           }
           round = again
         }
