@@ -1,9 +1,11 @@
+import type { TSchema } from '@sinclair/typebox'
+import type { TypeCheck } from '@sinclair/typebox/compiler'
 import type { EventBus } from '../../bus/types.js'
 import { runChannel } from '../../bus/types.js'
 import { FencedError, type Store } from '../../store/types.js'
 import { writerFor } from './event-writer.js'
 import type { Logger } from '../context.js'
-import { RunEventCheck, TERMINAL_TYPES, eventJson, firstError, type EventInput, type RunEvent } from '../events.js'
+import { EventDataChecks, TERMINAL_TYPES, eventJson, firstError, type EventInput, type RunEvent } from '../events.js'
 
 /** When a failed publish of a flush is tried again (ms after each failure). */
 const PUBLISH_RETRIES_MS = [1000, 2000, 4000, 8000, 16000, 32000]
@@ -79,10 +81,13 @@ export class RunEmitter {
   emit (input: EventInput, afterStore?: () => Promise<void>): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure)
     this.#check(input)
-    const event = { type: input.type, seq: this.#seq + 1, ...this.#ids, data: input.data } as RunEvent
-    if (!RunEventCheck.Check(event)) {
-      throw new ContractViolation(`${input.type} does not match its schema: ${firstError(RunEventCheck, event)}`)
+    const dataCheck = Object.hasOwn(EventDataChecks, input.type) ? EventDataChecks[input.type] as TypeCheck<TSchema> : undefined
+    if (!dataCheck) throw new ContractViolation(`${String(input.type)} is not an event type`)
+    if (!dataCheck.Check(input.data)) {
+      const where = firstError(dataCheck, input.data).replace(/^\/(: )?/, (_m, root?: string) => root ? '/data: ' : '/data/')
+      throw new ContractViolation(`${input.type} does not match its schema: ${where}`)
     }
+    const event = { type: input.type, seq: this.#seq + 1, ...this.#ids, data: input.data } as RunEvent
     this.#apply(input)
     this.#seq = event.seq
     this.#pending.push(event)
