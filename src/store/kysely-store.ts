@@ -25,7 +25,7 @@ const INSERT_CHUNK = 1000
  */
 export async function createStore (databaseUrl: string, opts: StoreOptions = {}): Promise<Store> {
   const now = opts.now ?? (() => new Date())
-  const { db, dialect, schema } = await openDatabase(databaseUrl)
+  const { db, dialect, schema, sqlite } = await openDatabase(databaseUrl)
   try {
     await migrate(db, schema)
   } catch (err) {
@@ -107,6 +107,16 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
    * appends, and only right after the run's last stored seq. Resolves with the runs it let through.
    */
   const fence = async (trx: Kysely<Database>, batches: readonly EventBatch[]): Promise<Set<string>> => {
+    if (sqlite) {
+      // SQLite is in-process: one prepared update per run is cheaper than planning one statement
+      // over a VALUES list of every run of the commit (this runs inside the transaction, on its connection)
+      const advance = sqlite.prepare('update runs set last_seq = ? where run_id = ? and epoch = ? and last_seq = ?')
+      const kept = new Set<string>()
+      for (const b of batches) {
+        if (advance.run(b.events[b.events.length - 1].seq, b.run_id, b.epoch, b.events[0].seq - 1).changes === 1) kept.add(b.run_id)
+      }
+      return kept
+    }
     const values = sql.join(batches.map((b) => sql`(${b.run_id}, cast(${b.epoch} as integer), cast(${b.events[0].seq} as integer), cast(${b.events[b.events.length - 1].seq} as integer))`))
     const { rows } = await sql<{ run_id: string }>`with v(run_id, epoch, first_seq, last_seq) as (values ${values})
       update runs set last_seq = (select v.last_seq from v where v.run_id = runs.run_id)
@@ -300,7 +310,14 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
           }
           round = again
         }
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('events').values(rows.slice(i, i + INSERT_CHUNK)).execute()
+        if (sqlite) {
+          // one prepared statement run per row: building a Kysely insert of a commit's rows cost
+          // more than SQLite inserting them (this runs inside the transaction, on its connection)
+          const insert = sqlite.prepare('insert into events (run_id, seq, user_id, type, data, created_at) values (?, ?, ?, ?, ?, ?)')
+          for (const r of rows) insert.run(r.run_id, r.seq, r.user_id, r.type, r.data, r.created_at)
+        } else {
+          for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('events').values(rows.slice(i, i + INSERT_CHUNK)).execute()
+        }
       })
       return fenced
     },
