@@ -32,8 +32,9 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
     })
     // and the response it made for the upgrade stays the TCP socket's current message (holding
     // the request and its headers) unless it lets go of it
-    const tcp = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null }
-    tcp._httpMessage?.detachSocket(tcp)
+    // (an in-process upgrade, injectWS, has no TCP socket)
+    const tcp = request.raw.socket as (Socket & { _httpMessage?: ServerResponse | null }) | undefined
+    if (tcp?._httpMessage) tcp._httpMessage.detachSocket(tcp)
     app.hub.open(socket, user, identity.exp)
   })
 }
