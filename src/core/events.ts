@@ -162,24 +162,13 @@ export function compile<T extends TSchema> (schema: T) {
 
 export const now = () => Date.now() / 1000
 
-/** Each event object's JSON, made once and shared by the store, the bus and every connection. */
-const serialised = new WeakMap<RunEvent, { json: string, data: string }>()
+/**
+ * An event's JSON from its data's JSON, the key order of JSON.stringify for an event built as
+ * { type, seq, run_id, thread_id, user_id, data }: the emitter serialises each event's data once
+ * and shares both strings with the store, the bus and every connection.
+ */
+export const eventJson = (e: RunEvent, dataJson: string): string =>
+  `{"type":${JSON.stringify(e.type)},"seq":${e.seq},"run_id":${JSON.stringify(e.run_id)},"thread_id":${JSON.stringify(e.thread_id)},"user_id":${JSON.stringify(e.user_id)},"data":${dataJson}}`
 
-function serialise (e: RunEvent, data = JSON.stringify(e.data)) {
-  // the key order of JSON.stringify(e) for an event built as { type, seq, run_id, thread_id, user_id, data }
-  const s = { data, json: `{"type":${JSON.stringify(e.type)},"seq":${e.seq},"run_id":${JSON.stringify(e.run_id)},"thread_id":${JSON.stringify(e.thread_id)},"user_id":${JSON.stringify(e.user_id)},"data":${data}}` }
-  serialised.set(e, s)
-  return s
-}
-
-/** The event's JSON, serialised at its first use only: an event is never changed once emitted. */
-export const eventJson = (e: RunEvent): string => (serialised.get(e) ?? serialise(e)).json
-
-/** The JSON of the event's `data`, as stored. */
-export const eventDataJson = (e: RunEvent): string => (serialised.get(e) ?? serialise(e)).data
-
-/** An event read from the store keeps the stored text of its data, so it is not serialised again. */
-export function storedEvent<E extends RunEvent> (e: E, dataJson: string): E {
-  serialise(e, dataJson)
-  return e
-}
+/** What the memory bus hands this process's followers beside a run's message: the events and each one's JSON. */
+export interface LocalEvents { events: readonly RunEvent[], lines: readonly string[] }

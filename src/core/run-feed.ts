@@ -2,7 +2,7 @@ import type { EventBus } from '../bus/types.js'
 import { eventLines, runChannel, threadChannel } from '../bus/types.js'
 import { ACTIVE_STATUSES, type Store } from '../store/types.js'
 import type { Logger } from './context.js'
-import { TERMINAL_TYPES, eventJson, type RunEvent } from './events.js'
+import { TERMINAL_TYPES, type LocalEvents, type RunEvent } from './events.js'
 
 /**
  * Where a followed run's events go (a WebSocket, an SSE response). The feed writes one event at a
@@ -223,8 +223,9 @@ export class RunFeed {
   #onMessage (runId: string, message: string, local?: unknown) {
     const channel = this.#channels.get(runId)
     if (!channel) return
-    if (Array.isArray(local)) {
-      for (const event of local as RunEvent[]) this.#deliverAll(channel, runId, event, eventJson(event))
+    if (local !== undefined) {
+      const { events, lines } = local as LocalEvents
+      for (let i = 0; i < events.length; i++) this.#deliverAll(channel, runId, events[i], lines[i])
       return
     }
     for (const json of eventLines(message)) {
@@ -311,7 +312,7 @@ export class RunFeed {
         // what is written is the connection's to hold now: the page keeps only what is left
         page[i] = undefined as unknown as RunEvent
         if (event.seq <= f.last) continue
-        if (!this.#write(f, event, eventJson(event))) { full = !f.stopped; break }
+        if (!this.#write(f, event, JSON.stringify(event))) { full = !f.stopped; break }
       }
       if (f.stopped) return
       if (full || page.length >= this.#pageSize) continue

@@ -1,6 +1,6 @@
 import { Migrator, sql, type ExpressionBuilder, type Insertable, type Kysely } from 'kysely'
 import { randomUUID } from 'node:crypto'
-import { eventDataJson, storedEvent, type RunEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import { Errors } from '../errors.js'
 import { openDatabase, type Database, type Dialect } from './database.js'
 import { createHousekeeping } from './housekeeping.js'
@@ -245,14 +245,14 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
         .where('run_id', '=', runId).where('seq', '>', afterSeq).orderBy('seq')
       if (limit !== undefined) query = query.limit(limit)
       const rows = await query.execute()
-      return rows.map((e) => storedEvent({
+      return rows.map((e) => ({
         type: e.type,
         seq: e.seq,
         run_id: runId,
         thread_id: run.thread_id,
         user_id: e.user_id,
         data: JSON.parse(e.data)
-      } as RunEvent, e.data))
+      }) as RunEvent)
     },
 
     async stats (userId) {
@@ -306,7 +306,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
           const kept = await fence(trx, [...once.values()])
           for (const b of once.values()) {
             if (!kept.has(b.run_id)) { fenced.add(b); continue }
-            for (const e of b.events) rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: eventDataJson(e), created_at: at })
+            b.events.forEach((e, i) => rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: b.data?.[i] ?? JSON.stringify(e.data), created_at: at }))
           }
           round = again
         }

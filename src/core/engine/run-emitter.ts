@@ -5,7 +5,7 @@ import { runChannel } from '../../bus/types.js'
 import { FencedError, type Store } from '../../store/types.js'
 import { writerFor } from './event-writer.js'
 import type { Logger } from '../context.js'
-import { EventDataChecks, TERMINAL_TYPES, eventJson, firstError, type EventInput, type RunEvent } from '../events.js'
+import { EventDataChecks, TERMINAL_TYPES, eventJson, firstError, type EventInput, type LocalEvents, type RunEvent } from '../events.js'
 
 /** When a failed publish of a flush is tried again (ms after each failure). */
 const PUBLISH_RETRIES_MS = [1000, 2000, 4000, 8000, 16000, 32000]
@@ -110,11 +110,12 @@ export class RunEmitter {
       this.#pending = []
       this.#afterStore = []
       // serialised once: the store keeps its data's JSON, the bus and every connection send it
-      const message = batch.map(eventJson).join('\n')
-      await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch)
+      const data = batch.map((e) => JSON.stringify(e.data))
+      const lines = batch.map((e, i) => eventJson(e, data[i]))
+      await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch, data)
       for (const fn of after) await fn()
       // stored is what counts: a follower that misses a message reads the gap from the store
-      await this.#publish(message, batch, 0)
+      await this.#publish(lines.join('\n'), { events: batch, lines }, 0)
     })
     this.#chain = run.catch((err: Error) => {
       if (this.#failure) return
@@ -131,15 +132,15 @@ export class RunEmitter {
    * follower elsewhere whose bus stayed up would otherwise miss it until the next event, and for
    * ever if it held the run's last one. A copy that arrives twice is dropped by its seq.
    */
-  async #publish (message: string, events: readonly RunEvent[], retry: number): Promise<void> {
+  async #publish (message: string, local: LocalEvents, retry: number): Promise<void> {
     try {
-      await this.#bus.publish(runChannel(this.#ids.run_id), message, events)
+      await this.#bus.publish(runChannel(this.#ids.run_id), message, local)
     } catch (err) {
       if (retry >= PUBLISH_RETRIES_MS.length) {
         this.#log.warn({ err }, 'publishing run events failed; followers read them from the store')
         return
       }
-      setTimeout(() => { this.#publish(message, events, retry + 1).catch(() => {}) }, PUBLISH_RETRIES_MS[retry]).unref()
+      setTimeout(() => { this.#publish(message, local, retry + 1).catch(() => {}) }, PUBLISH_RETRIES_MS[retry]).unref()
     }
   }
 
