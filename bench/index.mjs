@@ -210,7 +210,8 @@ try {
   await Promise.all(children.map((c) => c.stop()))
   const finished = { preset, seconds: Math.round((Date.now() - began) / 1000), machine: before, load_average_after: os.loadavg().map((x) => Number(x.toFixed(2))), sizes: P, results }
   if (profiling) {
-    const file = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(profileDir, f)).sort().at(-1)
+    // the main thread's (CPU.<date>.<time>.<pid>.0.<n>.cpuprofile), not a worker's: thread id 0
+    const file = readdirSync(profileDir).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)).map((f) => path.join(profileDir, f)).sort().at(-1)
     const times = selfTimes(file)
     console.log(`agentwire embedded under --cpu-prof: ${Object.keys(results).map((k) => `${k} ${JSON.stringify(P[k])}`).join(', ')}`)
     console.log(markdownTable(results))

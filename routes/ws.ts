@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { randomUUID } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Config } from '../src/config.js'
 import { UserExecutionContext } from '../src/core/context.js'
 import { Errors } from '../src/errors.js'
@@ -21,6 +23,18 @@ const wsRoutes: FastifyPluginAsync<{ config: Config }> = async (app, opts) => {
   }, (socket, request) => {
     const identity = request.identity!
     const user = UserExecutionContext.create({ user_id: identity.user_id, request_id: request.id, connection_id: randomUUID(), log: request.log })
+    // @fastify/websocket's error listener holds the upgrade's request, reply and response for the
+    // socket's whole life (kilobytes per idle socket): this one holds nothing of them
+    socket.removeAllListeners('error')
+    socket.on('error', (err) => {
+      user.log.error({ err }, 'websocket error')
+      socket.terminate()
+    })
+    // and the response it made for the upgrade stays the TCP socket's current message (holding
+    // the request and its headers) unless it lets go of it
+    // (an in-process upgrade, injectWS, has no TCP socket)
+    const tcp = request.raw.socket as (Socket & { _httpMessage?: ServerResponse | null }) | undefined
+    if (tcp?._httpMessage) tcp._httpMessage.detachSocket(tcp)
     app.hub.open(socket, user, identity.exp)
   })
 }

@@ -45,6 +45,12 @@ export function rss (pid) {
   return m ? Number(m[1]) * 1024 : NaN
 }
 
+/** CPU time (user + system) a process has used so far, ms (Linux /proc; clock ticks of 10 ms). */
+export function cpuMs (pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
 /** Samples a process's RSS every `everyMs` until stopped; `stop()` returns the peak. */
 export function sampleRss (pid, everyMs = 20) {
   let peak = rss(pid)

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon'
 import path from 'node:path'
 import { openGate } from './gate.mjs'
-import { rss, sampleRss } from './children.mjs'
+import { cpuMs, rss, sampleRss } from './children.mjs'
 import { pool, sleep, summary, until, wallMs } from './stats.mjs'
 
 const TERMINAL = new Set(['run_completed', 'run_failed', 'run_cancelled'])
@@ -81,13 +81,17 @@ export async function delivery (sys, o) {
       refused(await c.sock.subscribe(c.run_id, 0))
     })
     // every socket is subscribed: the runs start together, a little after the gate opens
+    const cpu0 = serverCpuMs(sys)
     const start = wallMs() + 50
     openGate(gate, { start_at: start })
     const complete = await until(() => clients.every((c) => c.follow.done), o.timeoutMs)
     const delivered = sum(clients, (c) => c.follow.thinking)
     const lastRecv = Math.max(...clients.map((c) => c.follow.lastRecv))
+    const cpu = serverCpuMs(sys) - cpu0
     return {
       deliveries_per_s: delivered / ((lastRecv - start) / 1000),
+      // the server's CPU time per 1,000 deliveries: steadier than rates on a machine doing other work
+      server_cpu_ms_per_1k: cpu / (delivered / 1000),
       latency_ms: summary(latencies),
       disorder: sum(clients, (c) => c.follow.disorder),
       delivered,
@@ -101,12 +105,16 @@ export async function delivery (sys, o) {
   }
 }
 
+/** CPU ms the system's server processes have used (both of distributed's) */
+const serverCpuMs = (sys) => [...new Set([sys.pid, sys.apiPid ?? sys.pid])].reduce((a, pid) => a + cpuMs(pid), 0)
+
 /** `POST /messages` flat out with autocannon; agentwire's requests rotate over `users` tokens. */
 export async function postRate (sys, o) {
   const users = range(o.users).map((i) => `${o.tag}-${i}`)
   let next = 0
   const bearer = sys.bearer
   if (bearer) users.forEach(bearer)
+  const cpu0 = serverCpuMs(sys)
   const result = await autocannon({
     url: sys.postUrl,
     method: 'POST',
@@ -123,8 +131,10 @@ export async function postRate (sys, o) {
       }]
     })
   })
+  const cpu = serverCpuMs(sys) - cpu0
   return {
     requests_per_s: result['2xx'] / result.duration,
+    server_cpu_ms_per_request: cpu / Math.max(1, result['2xx']),
     latency_ms: { p50: result.latency.p50, p99: result.latency.p99 },
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts

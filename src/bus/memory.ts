@@ -4,10 +4,10 @@ import type { BusListener, EventBus } from './types.js'
 export function createMemoryBus (): EventBus {
   const channels = new Map<string, Set<BusListener>>()
   return {
-    async publish (channel, message) {
+    async publish (channel, message, local) {
       const set = channels.get(channel)
       if (!set) return
-      for (const listener of [...set]) listener(message)
+      for (const listener of [...set]) listener(message, local)
     },
     async subscribe (channel, listener) {
       let set = channels.get(channel)

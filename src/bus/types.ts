@@ -5,10 +5,14 @@
  * events' JSON one per line (JSON never holds a raw newline); `thread:<thread_id>` announces a new
  * run on the thread (`{"run_id"}`).
  */
-export type BusListener = (message: string) => void
+export type BusListener = (message: string, local?: unknown) => void
 
 export interface EventBus {
-  publish (channel: string, message: string): Promise<void>
+  /**
+   * `local`, when given, goes as-is to this process's listeners on a bus that delivers here without
+   * a round trip (the memory bus): the objects the message was made of, so they are not parsed back.
+   */
+  publish (channel: string, message: string, local?: unknown): Promise<void>
   /** resolves once the listener is live; the returned function removes it */
   subscribe (channel: string, listener: BusListener): Promise<() => Promise<void>>
   /**

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 
 /** CONTRACT §5–§4 in code: run events and WebSocket frames. Types are Static<> of these. */
 
@@ -95,7 +95,14 @@ export type RunEvent = Static<typeof RunEventSchema>
 /** An event before the emitter gives it its envelope: the type and its data. */
 export type EventInput = { [T in EventType]: { type: T, data: EventData<T> } }[EventType]
 
-export const RunEventCheck = TypeCompiler.Compile(RunEventSchema)
+/**
+ * Each type's data, compiled once. An event's envelope (type, seq and ids) is the emitter's own;
+ * only its data comes from an agent, so that is what is checked, against its own type's schema
+ * (not a union of every envelope tried in turn).
+ */
+export const EventDataChecks = Object.fromEntries(
+  (Object.keys(EventDataSchemas) as EventType[]).map((t) => [t, TypeCompiler.Compile(EventDataSchemas[t])])
+) as { [T in EventType]: TypeCheck<(typeof EventDataSchemas)[T]> }
 
 // WebSocket client frames (CONTRACT §4)
 const FrameId = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Number()]))
@@ -160,3 +167,14 @@ export function compile<T extends TSchema> (schema: T) {
 }
 
 export const now = () => Date.now() / 1000
+
+/**
+ * An event's JSON from its data's JSON, the key order of JSON.stringify for an event built as
+ * { type, seq, run_id, thread_id, user_id, data }: the emitter serialises each event's data once
+ * and shares both strings with the store, the bus and every connection.
+ */
+export const eventJson = (e: RunEvent, dataJson: string): string =>
+  `{"type":${JSON.stringify(e.type)},"seq":${e.seq},"run_id":${JSON.stringify(e.run_id)},"thread_id":${JSON.stringify(e.thread_id)},"user_id":${JSON.stringify(e.user_id)},"data":${dataJson}}`
+
+/** What the memory bus hands this process's followers beside a run's message: the events and each one's JSON. */
+export interface LocalEvents { events: readonly RunEvent[], lines: readonly string[] }

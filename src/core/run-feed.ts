@@ -2,7 +2,7 @@ import type { EventBus } from '../bus/types.js'
 import { eventLines, runChannel, threadChannel } from '../bus/types.js'
 import { ACTIVE_STATUSES, type Store } from '../store/types.js'
 import type { Logger } from './context.js'
-import { TERMINAL_TYPES, type RunEvent } from './events.js'
+import { TERMINAL_TYPES, type LocalEvents, type RunEvent } from './events.js'
 
 /**
  * Where a followed run's events go (a WebSocket, an SSE response). The feed writes one event at a
@@ -141,7 +141,7 @@ export class RunFeed {
     const f = new Follower(target, runId, afterSeq)
     let channel = this.#channels.get(runId)
     if (!channel) {
-      const ready = this.#bus.subscribe(runChannel(runId), (message) => this.#onMessage(runId, message))
+      const ready = this.#bus.subscribe(runChannel(runId), (message, local) => this.#onMessage(runId, message, local))
       channel = { ready, followers: new Set() }
       this.#channels.set(runId, channel)
       ready.catch(() => {})
@@ -219,9 +219,15 @@ export class RunFeed {
     for (const w of [...this.#watches]) this.#unwatch(w)
   }
 
-  #onMessage (runId: string, message: string) {
+  /** A flush of a run's events: `local` holds them as objects when they were emitted in this process. */
+  #onMessage (runId: string, message: string, local?: unknown) {
     const channel = this.#channels.get(runId)
     if (!channel) return
+    if (local !== undefined) {
+      const { events, lines } = local as LocalEvents
+      for (let i = 0; i < events.length; i++) this.#deliverAll(channel, runId, events[i], lines[i])
+      return
+    }
     for (const json of eventLines(message)) {
       let event: RunEvent
       try {
@@ -230,14 +236,18 @@ export class RunFeed {
         this.#log.error({ err, run_id: runId }, 'a run channel message is not JSON')
         continue
       }
-      for (const f of channel.followers) {
-        try {
-          this.#deliver(f, event, json)
-        } catch (err) {
-          this.#log.error({ err, run_id: runId }, 'delivering an event failed')
-          this.#stop(f)
-          f.target.cut()
-        }
+      this.#deliverAll(channel, runId, event, json)
+    }
+  }
+
+  #deliverAll (channel: Channel, runId: string, event: RunEvent, json: string) {
+    for (const f of channel.followers) {
+      try {
+        this.#deliver(f, event, json)
+      } catch (err) {
+        this.#log.error({ err, run_id: runId }, 'delivering an event failed')
+        this.#stop(f)
+        f.target.cut()
       }
     }
   }

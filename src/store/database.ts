@@ -94,6 +94,8 @@ export type Dialect = 'sqlite' | 'postgres'
 export interface Opened {
   db: Kysely<Database>
   dialect: Dialect
+  /** SQLite: the connection itself, for the one statement the hot path runs without Kysely */
+  sqlite?: Sqlite.Database
   /** the Postgres schema the tables live in */
   schema?: string
 }
@@ -112,8 +114,8 @@ export function splitSchema (databaseUrl: string): { connectionString: string, s
 
 export async function openDatabase (databaseUrl: string): Promise<Opened> {
   if (databaseUrl.startsWith('sqlite:')) {
-    const file = databaseUrl.slice('sqlite:'.length)
-    return { db: new Kysely({ dialect: new SqliteDialect({ database: async () => openSqlite(file) }) }), dialect: 'sqlite' }
+    const sqlite = openSqlite(databaseUrl.slice('sqlite:'.length))
+    return { db: new Kysely({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite', sqlite }
   }
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) return await openPostgres(databaseUrl)
   throw new Error('DATABASE_URL: expected sqlite:<path>, sqlite::memory: or postgres://…')

@@ -1,4 +1,4 @@
-import { Migrator, sql, type Insertable, type Kysely } from 'kysely'
+import { Migrator, sql, type ExpressionBuilder, type Insertable, type Kysely } from 'kysely'
 import { randomUUID } from 'node:crypto'
 import type { RunEvent } from '../core/events.js'
 import { Errors } from '../errors.js'
@@ -13,6 +13,9 @@ export interface StoreOptions {
   now?: () => Date
 }
 
+/** A write transaction waiting for the next SQLite group commit. */
+interface QueuedTx { fn: (trx: Kysely<Database>) => Promise<unknown>, resolve (value: unknown): void, reject (err: unknown): void }
+
 /** Rows per insert statement, well under SQLite's and Postgres' bound-parameter limits. */
 const INSERT_CHUNK = 1000
 
@@ -22,7 +25,7 @@ const INSERT_CHUNK = 1000
  */
 export async function createStore (databaseUrl: string, opts: StoreOptions = {}): Promise<Store> {
   const now = opts.now ?? (() => new Date())
-  const { db, dialect, schema } = await openDatabase(databaseUrl)
+  const { db, dialect, schema, sqlite } = await openDatabase(databaseUrl)
   try {
     await migrate(db, schema)
   } catch (err) {
@@ -39,21 +42,64 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
   }
 
   /**
-   * A write transaction. SQLite takes the write lock at BEGIN (IMMEDIATE), so a transaction that
-   * reads before it writes cannot fail on a lock upgrade when another process writes the file.
+   * A write transaction. On Postgres, its own. On SQLite, a member of a group commit: the write
+   * transactions asked for in one tick run one after another in one transaction, each in a
+   * savepoint of its own (one that throws is rolled back alone), and resolve once that one commit
+   * is durable: one fsync for them all, not one each. SQLite takes the write lock at BEGIN
+   * (IMMEDIATE), so a transaction that reads before it writes cannot fail on a lock upgrade when
+   * another process writes the file.
    */
-  const writeTx = async <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> => {
-    if (dialect === 'postgres') return await db.transaction().execute(fn)
-    return await db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn)
-      try {
-        const result = await fn(conn)
-        await sql`commit`.execute(conn)
-        return result
-      } catch (err) {
-        await sql`rollback`.execute(conn)
-        throw err
-      }
+  const writeTx = <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> => {
+    if (dialect === 'postgres') return db.transaction().execute(fn)
+    return new Promise<T>((resolve, reject) => {
+      txQueue.push({ fn, resolve: resolve as (value: unknown) => void, reject })
+      txDrain ??= drainTx()
+    })
+  }
+  let txQueue: QueuedTx[] = []
+  let txDrain: Promise<void> | undefined
+  const drainTx = async () => {
+    // every request of this tick asks first
+    await new Promise((resolve) => setImmediate(resolve))
+    while (txQueue.length) {
+      const group = txQueue
+      txQueue = []
+      await commitGroup(group)
+    }
+    txDrain = undefined
+  }
+  const commitGroup = async (group: QueuedTx[]) => {
+    const outcomes: Array<{ ok: true, value: unknown } | { ok: false, err: unknown }> = []
+    try {
+      await db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn)
+        try {
+          for (const tx of group) {
+            await sql`savepoint member`.execute(conn)
+            try {
+              outcomes.push({ ok: true, value: await tx.fn(conn) })
+              await sql`release member`.execute(conn)
+            } catch (err) {
+              await sql`rollback to member`.execute(conn)
+              await sql`release member`.execute(conn)
+              outcomes.push({ ok: false, err })
+            }
+          }
+          await sql`commit`.execute(conn)
+        } catch (err) {
+          await sql`rollback`.execute(conn).catch(() => {})
+          throw err
+        }
+      })
+    } catch (err) {
+      // nothing of the group was committed
+      for (const tx of group) tx.reject(err)
+      return
+    }
+    group.forEach((tx, i) => {
+      const o = outcomes[i]
+      if (o.ok) tx.resolve(o.value)
+      else tx.reject(o.err)
     })
   }
   /**
@@ -61,10 +107,20 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
    * appends, and only right after the run's last stored seq. Resolves with the runs it let through.
    */
   const fence = async (trx: Kysely<Database>, batches: readonly EventBatch[]): Promise<Set<string>> => {
+    if (sqlite) {
+      // SQLite is in-process: one prepared update per run is cheaper than planning one statement
+      // over a VALUES list of every run of the commit (this runs inside the transaction, on its connection)
+      const advance = sqlite.prepare('update runs set last_seq = ? where run_id = ? and epoch = ? and last_seq = ?')
+      const kept = new Set<string>()
+      for (const b of batches) {
+        if (advance.run(b.events[b.events.length - 1].seq, b.run_id, b.epoch, b.events[0].seq - 1).changes === 1) kept.add(b.run_id)
+      }
+      return kept
+    }
     const values = sql.join(batches.map((b) => sql`(${b.run_id}, cast(${b.epoch} as integer), cast(${b.events[0].seq} as integer), cast(${b.events[b.events.length - 1].seq} as integer))`))
     const { rows } = await sql<{ run_id: string }>`with v(run_id, epoch, first_seq, last_seq) as (values ${values})
       update runs set last_seq = (select v.last_seq from v where v.run_id = runs.run_id)
-      where exists (select 1 from v where v.run_id = runs.run_id and v.epoch = runs.epoch and v.first_seq - 1 = runs.last_seq)
+      where runs.run_id in (select v.run_id from v) and exists (select 1 from v where v.run_id = runs.run_id and v.epoch = runs.epoch and v.first_seq - 1 = runs.last_seq)
       returning run_id`.execute(trx)
     return new Set(rows.map((r) => r.run_id))
   }
@@ -258,7 +314,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
       }
       const live = batches.filter((b) => b.events.length > 0)
       if (live.length === 0) return fenced
-      await db.transaction().execute(async (trx) => {
+      await writeTx(async (trx) => {
         // a run named twice (two holders' writes in one commit) is fenced in a round of its own
         for (let round = live; round.length > 0;) {
           const once = new Map<string, EventBatch>()
@@ -270,17 +326,24 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
           const kept = await fence(trx, [...once.values()])
           for (const b of once.values()) {
             if (!kept.has(b.run_id)) { fenced.add(b); continue }
-            for (const e of b.events) rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: JSON.stringify(e.data), created_at: at })
+            b.events.forEach((e, i) => rows.push({ run_id: e.run_id, seq: e.seq, user_id: e.user_id, type: e.type, data: b.data?.[i] ?? JSON.stringify(e.data), created_at: at }))
           }
           round = again
         }
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('events').values(rows.slice(i, i + INSERT_CHUNK)).execute()
+        if (sqlite) {
+          // one prepared statement run per row: building a Kysely insert of a commit's rows cost
+          // more than SQLite inserting them (this runs inside the transaction, on its connection)
+          const insert = sqlite.prepare('insert into events (run_id, seq, user_id, type, data, created_at) values (?, ?, ?, ?, ?, ?)')
+          for (const r of rows) insert.run(r.run_id, r.seq, r.user_id, r.type, r.data, r.created_at)
+        } else {
+          for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('events').values(rows.slice(i, i + INSERT_CHUNK)).execute()
+        }
       })
       return fenced
     },
 
     async finishRun (runId, epoch, f) {
-      await db.transaction().execute(async (trx) => {
+      await writeTx(async (trx) => {
         const at = iso()
         const run = await trx.updateTable('runs')
           .set({ status: f.status, result: toJson(f.result), error: toJson(f.error), finished_at: at, lease_owner: null, lease_expires_at: null })
@@ -328,8 +391,9 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
               ...(wasQueued && !cancel ? { status: 'running', started_at: eb.fn.coalesce('started_at', eb.val(iso())) } : {})
             }))
             .where('run_id', '=', runId).returningAll().executeTakeFirstOrThrow()
+          // by its thread first: messages have no index of their own on run_id
           const message = await trx.selectFrom('messages').select('content')
-            .where('run_id', '=', runId).where('role', '=', 'user').executeTakeFirst()
+            .where('thread_id', '=', row.thread_id).where('run_id', '=', runId).where('role', '=', 'user').executeTakeFirst()
           claimed.push({ run: toRun(row), content: message?.content ?? '', epoch: row.epoch, cancel_requested: row.cancel_requested === 1 })
         }
 
@@ -348,16 +412,18 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
         for (const r of lapsed) await take(r.run_id, false, r.cancel_requested === 1)
 
         // queued runs whose thread turn has come, one per user per round, oldest claim first
+        // (each join names the thread too, so it goes through the queued runs, not every thread)
+        const turnCome = (eb: ExpressionBuilder<Database, 'run_users'>) => eb.selectFrom('runs')
+          .innerJoin('threads', (j) => j.onRef('threads.thread_id', '=', 'runs.thread_id').onRef('threads.active_run_id', '=', 'runs.run_id'))
+          .select('runs.user_id')
+          .where('runs.status', '=', 'queued').where('runs.lease_owner', 'is', null)
+        let lastClaim: number | undefined
         let progressed = true
         while (progressed && claimed.length < o.limit) {
           progressed = false
           // users with a run whose turn has come and a free slot: one at their cap blocks no one
           const users = await forUpdate(trx.selectFrom('run_users').select('user_id')
-            .where((eb) => eb.exists(eb.selectFrom('runs')
-              .innerJoin('threads', 'threads.active_run_id', 'runs.run_id')
-              .select('runs.run_id')
-              .whereRef('runs.user_id', '=', 'run_users.user_id')
-              .where('runs.status', '=', 'queued').where('runs.lease_owner', 'is', null)))
+            .where((eb) => eb('user_id', 'in', turnCome(eb)))
             .where((eb) => eb(eb.selectFrom('runs').select(eb.fn.countAll().as('n'))
               .whereRef('runs.user_id', '=', 'run_users.user_id').where('runs.status', '=', 'running'), '<', o.perUser))
             .orderBy('last_claim').orderBy('user_id').limit(o.limit)).execute()
@@ -366,13 +432,17 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
             const running = await trx.selectFrom('runs').select((eb) => eb.fn.countAll().as('n'))
               .where('user_id', '=', user_id).where('status', '=', 'running').executeTakeFirstOrThrow()
             if (Number(running.n) >= o.perUser) continue
-            const next = await trx.selectFrom('runs').innerJoin('threads', 'threads.active_run_id', 'runs.run_id')
+            const next = await trx.selectFrom('runs')
+              .innerJoin('threads', (j) => j.onRef('threads.thread_id', '=', 'runs.thread_id').onRef('threads.active_run_id', '=', 'runs.run_id'))
               .select(['runs.run_id', 'runs.cancel_requested'])
               .where('runs.user_id', '=', user_id).where('runs.status', '=', 'queued').where('runs.lease_owner', 'is', null)
               .orderBy('runs.user_seq').limit(1).executeTakeFirst()
             if (!next) continue
-            const top = await trx.selectFrom('run_users').select((eb) => eb.fn.max('last_claim').as('m')).executeTakeFirstOrThrow()
-            await trx.updateTable('run_users').set({ last_claim: Number(top.m ?? 0) + 1 }).where('user_id', '=', user_id).execute()
+            if (lastClaim === undefined) {
+              const top = await trx.selectFrom('run_users').select((eb) => eb.fn.max('last_claim').as('m')).executeTakeFirstOrThrow()
+              lastClaim = Number(top.m ?? 0)
+            }
+            await trx.updateTable('run_users').set({ last_claim: ++lastClaim }).where('user_id', '=', user_id).execute()
             await take(next.run_id, true, next.cancel_requested === 1)
             progressed = true
           }
@@ -449,7 +519,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
     },
 
     async importUsage (userId, records, opts = {}) {
-      return await db.transaction().execute(async (trx) => {
+      return await writeTx(async (trx) => {
         if (opts.replace) await trx.deleteFrom('usage_records').where('user_id', '=', userId).execute()
         let inserted = 0
         for (let i = 0; i < records.length; i += INSERT_CHUNK) {
@@ -504,6 +574,7 @@ export async function createStore (databaseUrl: string, opts: StoreOptions = {})
     },
 
     async close () {
+      await txDrain
       await db.destroy()
     }
   }

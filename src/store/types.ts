@@ -82,7 +82,8 @@ export interface ClaimOptions {
 }
 
 /** One run's events to append, by the holder of `epoch`. */
-export interface EventBatch { run_id: string, epoch: number, events: readonly RunEvent[] }
+/** One run's events to append; `data`, when given, holds each event's data already serialised. */
+export interface EventBatch { run_id: string, epoch: number, events: readonly RunEvent[], data?: readonly string[] }
 
 /** A stored answer to an interrupt: the first one stored wins. */
 export interface StoredInput {

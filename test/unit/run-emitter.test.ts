@@ -170,7 +170,9 @@ t.test('refusals: what would break CONTRACT §5 rules 3–4 throws at once and i
 
   const bad = { type: 'agent_thinking', data: { agent_id: 'a3', agent_name: 'agent', timestamp: TS } } as unknown as EventInput
   await emitter.emit(started('a3'))
-  t.equal(refused(t, emitter, bad), 'agent_thinking does not match its schema: /: Expected union value')
+  t.equal(refused(t, emitter, bad), 'agent_thinking does not match its schema: /data/thought: Expected required property')
+  t.equal(refused(t, emitter, { type: 'agent_dreaming', data: {} } as unknown as EventInput), 'agent_dreaming is not an event type')
+  t.equal(refused(t, emitter, { type: 'run_queued', data: 'text' } as unknown as EventInput), 'run_queued does not match its schema: /data: Expected object')
   await emitter.emit(completed('a3'))
 
   await emitter.emit(runFailed)

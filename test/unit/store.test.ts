@@ -451,3 +451,24 @@ for (const base of databaseUrls()) {
     t.strictSame((await store.listEvents('alice', run.run_id, 0))!, current.events, 'the current holder\'s events, as written')
   })
 }
+
+for (const base of databaseUrls()) {
+  t.test(`${base.split(':')[0]}: writes asked for together are each all or nothing (one SQLite commit holds them)`, async (t) => {
+    const store = await open(t, base)
+    const capped = { user_id: 'bob', content: 'over the cap', agent: 'supervisor', multitask: 'reject' as const, limits: { perUser: 0, queuedPerUser: 0 } }
+    // bob's write makes his thread, then is refused (rate_limited); alice's, beside it, is kept
+    const [refused, kept, missing] = await Promise.allSettled([
+      store.createRun(capped),
+      store.createRun(newRun('alice', 'fine')),
+      store.finishRun('no-such-run', 1, { status: 'completed', result: 1, answer: 'x' })
+    ])
+    t.equal(refused.status, 'rejected')
+    t.match((refused as PromiseRejectedResult).reason, { code: 'rate_limited' })
+    t.strictSame((await store.listThreads('bob', { limit: 10 })).items, [], 'the refused write left nothing behind')
+    t.equal(kept.status, 'fulfilled')
+    const created = (kept as PromiseFulfilledResult<Awaited<ReturnType<Store['createRun']>>>).value
+    t.equal((await store.getRun('alice', created.run.run_id))?.status, 'queued')
+    t.equal((await store.listThreads('alice', { limit: 10 })).items.length, 1)
+    t.ok((missing as PromiseRejectedResult).reason instanceof FencedError)
+  })
+}

@@ -107,7 +107,9 @@ export function createEngine (opts: EngineOptions) {
   const timers: NodeJS.Timeout[] = []
   let accepting = true
   let pumping: Promise<void> | undefined
-  let pumpAgain = false
+  let pumpWaiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
+  /** runs submitted here and not yet told whether this process claimed them: run_id → claimed */
+  const submitted = new Map<string, boolean>()
 
   async function start () {
     offs.push(await bus.subscribe(QUEUE_CHANNEL, () => { pump().catch(() => {}) }))
@@ -150,6 +152,7 @@ export function createEngine (opts: EngineOptions) {
       for (const run of runs) await requestCancel(user, run.run_id)
       for (const run of runs) await waitForEnd(user, run.run_id)
     }
+    let claimedHere = false
     const { message, run, position } = await store.createRun({
       user_id: user.user_id,
       thread_id: req.thread_id,
@@ -159,11 +162,18 @@ export function createEngine (opts: EngineOptions) {
       multitask,
       limits: { perUser: limits.runsPerUser, queuedPerUser: limits.queuedPerUser }
     })
+    submitted.set(run.run_id, false)
     // a thread subscriber learns of the new run; its events come on the run's own channel
     await bus.publish(threadChannel(run.thread_id), JSON.stringify({ run_id: run.run_id }))
       .catch((err: unknown) => log.warn({ err }, 'announcing a run on its thread failed'))
-    await pump()
-    if (active.has(run.run_id)) return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status: 'running' }
+    try {
+      await pump()
+    } finally {
+      // a claimed run may have ended already: whether it was claimed here is what counts
+      claimedHere = submitted.get(run.run_id) === true || active.has(run.run_id)
+      submitted.delete(run.run_id)
+    }
+    if (claimedHere) return { message_id: message.message_id, thread_id: run.thread_id, run_id: run.run_id, status: 'running' }
 
     // not claimed here: it waits, and says so unless a process claimed it meanwhile (the fence)
     const emitter = new RunEmitter(run, { store, bus, log: user.log, epoch: 0 })
@@ -177,21 +187,39 @@ export function createEngine (opts: EngineOptions) {
   /** runs holding a slot of this process: a waiting run holds none */
   const busy = () => { let n = 0; for (const a of active.values()) if (!a.inputs?.waiting) n++; return n }
 
-  /** Claims what this process has room for, one claimer at a time; a call meanwhile claims again after. */
+  /**
+   * Claims what this process has room for, one claim round at a time. Resolves once a round that
+   * began after the call has ended: calls that come while a round runs share the next one, so a
+   * burst of messages costs a round or two, not one each, and no caller waits for rounds after its own.
+   */
   function pump (): Promise<void> {
-    if (pumping) { pumpAgain = true; return pumping }
-    pumping = (async () => {
-      const room = () => (accepting ? limits.runsGlobal - busy() : 0)
-      do {
-        pumpAgain = false
-        while (room() > 0) {
-          const claimed = await store.claimRuns({ owner, now: clock(), leaseMs: limits.leaseMs, perUser: limits.runsPerUser, limit: room() })
-          for (const c of claimed) begin(c)
-          if (!claimed.length) break
-        }
-      } while (pumpAgain && room() > 0)
-    })().finally(() => { pumping = undefined })
-    return pumping
+    return new Promise((resolve, reject) => {
+      pumpWaiters.push({ resolve, reject })
+      pumping ??= pumpRounds().finally(() => { pumping = undefined })
+    })
+  }
+
+  async function pumpRounds () {
+    while (pumpWaiters.length) {
+      const round = pumpWaiters
+      pumpWaiters = []
+      try {
+        await claimRound()
+        for (const w of round) w.resolve()
+      } catch (err) {
+        for (const w of round) w.reject(err)
+      }
+    }
+  }
+
+  /** One round: a claim asks for all the room there is; only a claim that filled it is followed by another. */
+  async function claimRound () {
+    const room = () => (accepting ? limits.runsGlobal - busy() : 0)
+    for (let limit = room(); limit > 0; limit = room()) {
+      const claimed = await store.claimRuns({ owner, now: clock(), leaseMs: limits.leaseMs, perUser: limits.runsPerUser, limit })
+      for (const c of claimed) begin(c)
+      if (claimed.length < limit) return
+    }
   }
 
   /** Runs a claimed run: a new one from its start, a taken-over one from its stored events. */
@@ -203,6 +231,7 @@ export function createEngine (opts: EngineOptions) {
     active.set(c.run.run_id, entry)
     // every claim bumps the epoch: the first one starts the run (unless it was only claimed to be cancelled)
     if (c.epoch === 1 && c.run.started_at) opts.metrics?.runStarted((Date.parse(c.run.started_at) - Date.parse(c.run.created_at)) / 1000)
+    if (submitted.has(c.run.run_id)) submitted.set(c.run.run_id, true)
     if (c.cancel_requested) entry.scope.abort(cancelled('cancelled by the user'))
     proceed(entry).catch((err) => entry.scope.log.error({ err }, 'running a claimed run failed'))
   }

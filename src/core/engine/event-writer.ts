@@ -28,9 +28,10 @@ export class EventWriter {
     this.#retryMs = retryMs
   }
 
-  write (runId: string, epoch: number, events: readonly RunEvent[]): Promise<void> {
+  /** `data`: each event's data serialised, when the caller has it */
+  write (runId: string, epoch: number, events: readonly RunEvent[], data?: readonly string[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ run_id: runId, epoch, events, resolve, reject })
+      this.#queue.push({ run_id: runId, epoch, events, data, resolve, reject })
       this.#running ??= this.#drain()
     })
   }

@@ -1,9 +1,11 @@
+import type { TSchema } from '@sinclair/typebox'
+import type { TypeCheck } from '@sinclair/typebox/compiler'
 import type { EventBus } from '../../bus/types.js'
 import { runChannel } from '../../bus/types.js'
 import { FencedError, type Store } from '../../store/types.js'
 import { writerFor } from './event-writer.js'
 import type { Logger } from '../context.js'
-import { RunEventCheck, TERMINAL_TYPES, firstError, type EventInput, type RunEvent } from '../events.js'
+import { EventDataChecks, TERMINAL_TYPES, eventJson, firstError, type EventInput, type LocalEvents, type RunEvent } from '../events.js'
 import { RunFailure } from './failures.js'
 
 /** When a failed publish of a flush is tried again (ms after each failure). */
@@ -131,9 +133,11 @@ export class RunEmitter {
   emit (input: EventInput, afterStore?: () => Promise<void>): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure)
     this.#check(input)
-    const event = { type: input.type, seq: this.#seq + 1, ...this.#ids, data: input.data } as RunEvent
-    if (!RunEventCheck.Check(event)) {
-      throw new ContractViolation(`${input.type} does not match its schema: ${firstError(RunEventCheck, event)}`)
+    const dataCheck = Object.hasOwn(EventDataChecks, input.type) ? EventDataChecks[input.type] as TypeCheck<TSchema> : undefined
+    if (!dataCheck) throw new ContractViolation(`${String(input.type)} is not an event type`)
+    if (!dataCheck.Check(input.data)) {
+      const where = firstError(dataCheck, input.data).replace(/^\/(: )?/, (_m, root?: string) => root ? '/data: ' : '/data/')
+      throw new ContractViolation(`${input.type} does not match its schema: ${where}`)
     }
     const events = this.#sized(input)
     this.#apply(input)
@@ -185,10 +189,13 @@ export class RunEmitter {
       this.#afterStore = []
       // a flush queued behind one the store refused writes nothing: its events would follow a gap
       if (this.#failure) throw this.#failure
-      await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch)
+      // serialised once: the store keeps its data's JSON, the bus and every connection send it
+      const data = batch.map((e) => JSON.stringify(e.data))
+      const lines = batch.map((e, i) => eventJson(e, data[i]))
+      await writerFor(this.#store).write(this.#ids.run_id, this.#epoch, batch, data)
       for (const fn of after) await fn()
       // stored is what counts: a follower that misses a message reads the gap from the store
-      await this.#publish(batch.map((e) => JSON.stringify(e)).join('\n'), 0)
+      await this.#publish(lines.join('\n'), { events: batch, lines }, 0)
     })
     this.#chain = run.catch((err: Error) => {
       if (this.#failure) return
@@ -205,15 +212,15 @@ export class RunEmitter {
    * follower elsewhere whose bus stayed up would otherwise miss it until the next event, and for
    * ever if it held the run's last one. A copy that arrives twice is dropped by its seq.
    */
-  async #publish (message: string, retry: number): Promise<void> {
+  async #publish (message: string, local: LocalEvents, retry: number): Promise<void> {
     try {
-      await this.#bus.publish(runChannel(this.#ids.run_id), message)
+      await this.#bus.publish(runChannel(this.#ids.run_id), message, local)
     } catch (err) {
       if (retry >= PUBLISH_RETRIES_MS.length) {
         this.#log.warn({ err }, 'publishing run events failed; followers read them from the store')
         return
       }
-      setTimeout(() => { this.#publish(message, retry + 1).catch(() => {}) }, PUBLISH_RETRIES_MS[retry]).unref()
+      setTimeout(() => { this.#publish(message, local, retry + 1).catch(() => {}) }, PUBLISH_RETRIES_MS[retry]).unref()
     }
   }
 
