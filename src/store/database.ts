@@ -125,6 +125,9 @@ function openSqlite (file: string): Sqlite.Database {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true })
   const db = new Sqlite(file)
   db.pragma('journal_mode = WAL')
+  // every commit reaches the disk before a client sees its events, also after a power loss (better-sqlite3
+  // would use NORMAL on a file reopened in WAL mode: a power cut could then take back events already seen)
+  db.pragma('synchronous = FULL')
   db.pragma('foreign_keys = ON')
   // another process (a backup, a CLI) may hold the write lock for a moment
   db.pragma('busy_timeout = 5000')
