@@ -12,8 +12,10 @@ async function ask (page: Page, content: string) {
   await page.getByLabel('steps').fill('1')
   await page.getByLabel('ms', { exact: true }).fill('0')
   await page.getByLabel('Your question').fill(content)
+  // the new turn, not the last one already shown (it may not be on the page yet)
+  const turns = await page.locator('.turn').count()
   await page.getByRole('button', { name: 'Send' }).click()
-  await page.locator('.turn').last().locator('article.run[data-status="completed"]').waitFor()
+  await page.locator('.turn').nth(turns).locator('article.run[data-status="completed"]').waitFor()
   await page.locator('.thread-title', { hasText: content }).waitFor()
 }
 
