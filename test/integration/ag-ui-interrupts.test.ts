@@ -1,32 +1,16 @@
 import { enforceEvents, HttpAgent, verifyEvents } from '@ag-ui/client'
-import type { BaseEvent } from '@ag-ui/core'
 import { randomUUID } from 'node:crypto'
 import { from, lastValueFrom, toArray } from 'rxjs'
 import t, { type Test } from 'tap'
 import type { App } from '../../src/app.js'
+import { type Ag, eventsOf, idBlocks, input } from '../helpers/ag-ui.js'
 import { auth, build, tokenFor } from '../helpers/app.js'
 import { assertRunContract } from '../helpers/contract.js'
-import { assertError, getEvents, parseSse, waitForRun, type SseBlock } from '../helpers/http.js'
+import { assertError, getEvents, waitForRun } from '../helpers/http.js'
 import { listen, range, until } from '../helpers/ws.js'
 
 const HITL = { AGENT_MODULES: './test/fixtures/hitl-agents.mjs' }
 const USER = 'ag-approver'
-
-type Ag = BaseEvent & Record<string, any>
-
-const input = (content: string, extra: Record<string, unknown> = {}) => ({
-  threadId: randomUUID(),
-  runId: randomUUID(),
-  messages: [{ id: randomUUID(), role: 'user', content }],
-  state: {},
-  tools: [],
-  context: [],
-  forwardedProps: {},
-  ...extra
-})
-
-const idBlocks = (body: string) => parseSse(body).filter((b) => b.id !== undefined)
-const eventsOf = (blocks: SseBlock[]) => blocks.filter((b) => b.data !== undefined).map((b) => JSON.parse(b.data!) as Ag)
 
 /** POST /ag-ui/:agent to the end of the response: one AG-UI run. */
 async function post (app: App, agent: string, body: Record<string, unknown>, user = USER) {

@@ -1,5 +1,4 @@
 import { enforceEvents, HttpAgent, verifyEvents } from '@ag-ui/client'
-import type { BaseEvent } from '@ag-ui/core'
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -7,8 +6,9 @@ import { from, lastValueFrom, toArray } from 'rxjs'
 import t, { type Test } from 'tap'
 import type { App } from '../../src/app.js'
 import type { RunEvent } from '../../src/core/events.js'
+import { type Ag, eventsOf, idBlocks, input } from '../helpers/ag-ui.js'
 import { auth, build, tokenFor } from '../helpers/app.js'
-import { assertError, getEvents, parseSse, waitForRun, type SseBlock } from '../helpers/http.js'
+import { assertError, getEvents, waitForRun, type SseBlock } from '../helpers/http.js'
 import { listen, range, until } from '../helpers/ws.js'
 
 const ORCH = './test/fixtures/orchestration-agents.mjs'
@@ -17,23 +17,6 @@ const AGUI = './test/fixtures/ag-ui-agents.mjs'
 const MODULES = { AGENT_MODULES: `${ORCH},${BAD},${AGUI}` }
 // the registry imports the fixture by this URL too, so this is the app's own module instance
 const orchestra = await import(pathToFileURL(path.resolve(ORCH)).href) as { gate: { close (): void, open (): void, readonly waiting: number } }
-
-type Ag = BaseEvent & Record<string, any>
-
-const input = (content: string, extra: Record<string, unknown> = {}) => ({
-  threadId: randomUUID(),
-  runId: randomUUID(),
-  messages: [{ id: randomUUID(), role: 'user', content }],
-  state: {},
-  tools: [],
-  context: [],
-  forwardedProps: {},
-  ...extra
-})
-
-/** The SSE blocks that carry an id (the opening `: stream` comment is not one). */
-const idBlocks = (body: string) => parseSse(body).filter((b) => b.id !== undefined)
-const eventsOf = (blocks: SseBlock[]) => blocks.filter((b) => b.data !== undefined).map((b) => JSON.parse(b.data!) as Ag)
 
 /** POST /ag-ui/:agent, streamed to its end: the blocks, the AG-UI events and the run. */
 async function runAgUi (app: App, user: string, agent: string, body: Record<string, unknown> = input(`run ${agent}`)) {
