@@ -4,6 +4,8 @@
  * `other` and shown as plain entries; a new type gets its own reducer with `onEvent`.
  */
 
+import type { InputReceivedData, InputRequestedData } from '@agentwire/client'
+
 /** An event as it arrives: the contract's envelope, with any `type` (new ones may come). */
 export interface PageEvent {
   type: string
@@ -30,30 +32,11 @@ export type Step =
   | { kind: 'interrupt', interrupt_id: string }
   | { kind: 'event', event: PageEvent }
 
-/** How an interrupt was closed: `input_received`. */
-export interface InputReceived {
-  by: 'user' | 'expiry' | 'cancel'
-  decision?: 'approve' | 'reject'
-  reason?: string
-  /** edited arguments of an approved call */
-  arguments?: unknown
-  answer?: unknown
-  seq: number
-}
+/** How an interrupt was closed: `input_received` (the wire's data, as the client package types it). */
+export type InputReceived = Pick<InputReceivedData, 'by' | 'decision' | 'reason' | 'arguments' | 'answer'> & { seq: number }
 
 /** A run's question to its user: an approval of a tool call, or a question with the schema of its answer. */
-export interface Interrupt {
-  interrupt_id: string
-  kind: 'approval' | 'question'
-  agent_id: string
-  agent_name: string
-  tool_name?: string
-  tool_call_id?: string
-  arguments?: unknown
-  question?: string
-  /** the JSON Schema the answer meets (an approval's: `{decision, reason?, arguments?}`) */
-  schema: unknown
-  expires_at: string
+export type Interrupt = Omit<InputRequestedData, 'timestamp'> & {
   seq: number
   /** absent while the run waits for it */
   received?: InputReceived
