@@ -229,7 +229,8 @@ t.test('runs tail prints each event once as it comes, across dropped connections
     // two drops while it runs, the second once lines came after the first (the tail is back)
     let after = 1
     for (let drop = 0; drop < 2; drop++) {
-      await until(async () => printed(output()) >= after || undefined, `${after} lines`)
+      // and its socket is open again: lines may arrive before it does (read back over HTTP)
+      await until(async () => (printed(output()) >= after && server.app.websocketServer.clients.size > 0) || undefined, `${after} lines and a socket`)
       for (const socket of server.app.websocketServer.clients) socket.terminate()
       after = printed(output()) + 2
     }
