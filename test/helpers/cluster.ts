@@ -29,7 +29,8 @@ export async function startNode (t: Test, env: Record<string, string>): Promise<
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = once(child, 'exit')
-  t.teardown(() => { child.kill('SIGKILL') })
+  // teardowns run last first: the cluster's schema is dropped only once its processes are gone
+  t.teardown(async () => { child.kill('SIGKILL'); await exited })
   let out = ''
   child.stderr!.on('data', (d) => { out += d })
   for await (const chunk of child.stdout!) {

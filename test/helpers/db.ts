@@ -24,7 +24,16 @@ export async function dropSchema (databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString })
   await client.connect()
   try {
-    await client.query(`drop schema if exists "${schema}" cascade`)
+    // a killed process's session may still be ending a transaction on the schema: Postgres can
+    // pick the drop as a deadlock's victim, and the drop goes again once that session is gone
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(`drop schema if exists "${schema}" cascade`)
+        return
+      } catch (err) {
+        if ((err as { code?: string }).code !== '40P01' || attempt === 5) throw err
+      }
+    }
   } finally {
     await client.end()
   }
